@@ -1,0 +1,1 @@
+//! folio-tests: shared helpers for the cross-crate suites.

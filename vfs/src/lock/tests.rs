@@ -1,0 +1,1 @@
+//! Unit tests of the in-process lock table against SQLite's locking matrix.

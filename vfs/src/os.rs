@@ -1,0 +1,2 @@
+//! The OS VFS (Unix).
+pub(crate) mod shm;

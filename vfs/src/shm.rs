@@ -1,0 +1,319 @@
+//! Shared memory for the wal-index: regions and lock slots (fact sheet §5.1, §5.6, §5.7).
+//!
+//! A [`ShmRegion`] is one 32 KiB region of the `-shm` file (or of heap memory). Other processes
+//! write it while we read it, so it is never exposed as `&[u8]`: every access is an atomic
+//! 16- or 32-bit load or store in the host's byte order (`shared/DESIGN-NOTES.md` §1). Under
+//! `cfg(loom)` a heap region is an array of loom atomics, so loom explores the real wal-index
+//! code that uses it.
+//!
+//! Each offset must be accessed with one width throughout (the wal-index uses 32-bit words for
+//! its header and page numbers, 16-bit slots for its hash tables), as SQLite's code does.
+//!
+//! [`ShmLocks`] arbitrates the eight lock slots between connections of one process (SQLite's
+//! `unixShmNode.aLock` and `unixShmLock`) and calls a [`ProcessLocks`] on the 0↔1 transitions;
+//! slot `i` is byte `120 + i` of the `-shm` file for other processes.
+
+use crate::lock::{ByteRange, ProcessLocks, RecordLock};
+use crate::sync::atomic::{AtomicU32, Ordering};
+use crate::sync::{Arc, Mutex};
+use crate::{Error, Op, Result};
+use std::path::Path;
+
+/// Size of one wal-index region (`WALINDEX_PGSZ`).
+pub const SHM_REGION_SIZE: usize = 32 * 1024;
+/// Number of lock slots (`SQLITE_SHM_NLOCK`).
+pub const SHM_NLOCK: usize = 8;
+/// Byte of the `-shm` file that carries slot 0's lock (`UNIX_SHM_BASE`).
+pub const SHM_LOCK_BASE: u64 = 120;
+/// Byte of the `-shm` file that carries the dead-man switch (`UNIX_SHM_DMS`).
+pub const SHM_DMS_BYTE: u64 = SHM_LOCK_BASE + SHM_NLOCK as u64;
+
+const WORDS: usize = SHM_REGION_SIZE / 4;
+
+/// What [`crate::VfsFile::shm_lock`] does to its slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShmLockKind {
+    /// Take one slot shared.
+    Shared,
+    /// Take the slots exclusive.
+    Exclusive,
+    /// Release one slot held shared.
+    UnlockShared,
+    /// Release slots held exclusive.
+    UnlockExclusive,
+}
+
+/// One 32 KiB region of shared memory with atomic accessors only.
+///
+/// Cloning is cheap and keeps the memory alive: a region stays valid after
+/// [`crate::VfsFile::shm_unmap`] for as long as a clone exists.
+#[derive(Clone)]
+pub struct ShmRegion {
+    backing: Arc<Backing>,
+}
+
+enum Backing {
+    Heap(Box<[AtomicU32]>),
+    #[cfg(all(unix, not(loom)))]
+    Mapped(crate::os::shm::MappedRegion),
+}
+
+impl std::fmt::Debug for ShmRegion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &*self.backing {
+            Backing::Heap(_) => "heap",
+            #[cfg(all(unix, not(loom)))]
+            Backing::Mapped(_) => "mapped",
+        };
+        f.debug_struct("ShmRegion").field("backing", &kind).finish()
+    }
+}
+
+impl ShmRegion {
+    /// A zeroed region in heap memory (the memory VFS, `locking_mode=EXCLUSIVE`, loom models).
+    pub fn heap() -> Self {
+        let words: Box<[AtomicU32]> = (0..WORDS).map(|_| AtomicU32::new(0)).collect();
+        ShmRegion { backing: Arc::new(Backing::Heap(words)) }
+    }
+
+    #[cfg(all(unix, not(loom)))]
+    pub(crate) fn mapped(region: crate::os::shm::MappedRegion) -> Self {
+        ShmRegion { backing: Arc::new(Backing::Mapped(region)) }
+    }
+
+    /// True if both handles refer to the same memory.
+    pub fn same_memory(&self, other: &ShmRegion) -> bool {
+        Arc::ptr_eq(&self.backing, &other.backing)
+    }
+
+    fn check(offset: usize, align: usize) {
+        assert!(
+            offset % align == 0 && offset + align <= SHM_REGION_SIZE,
+            "shm access at offset {offset} (width {align}) outside the region or misaligned"
+        );
+    }
+
+    /// Loads the native-endian `u32` at `offset` (a multiple of 4).
+    pub fn load_u32(&self, offset: usize, order: Ordering) -> u32 {
+        Self::check(offset, 4);
+        match &*self.backing {
+            Backing::Heap(words) => words[offset / 4].load(order),
+            #[cfg(all(unix, not(loom)))]
+            Backing::Mapped(m) => m.atomic_u32(offset).load(order),
+        }
+    }
+
+    /// Stores the native-endian `u32` at `offset` (a multiple of 4).
+    pub fn store_u32(&self, offset: usize, value: u32, order: Ordering) {
+        Self::check(offset, 4);
+        match &*self.backing {
+            Backing::Heap(words) => words[offset / 4].store(value, order),
+            #[cfg(all(unix, not(loom)))]
+            Backing::Mapped(m) => m.atomic_u32(offset).store(value, order),
+        }
+    }
+
+    /// Loads the native-endian `u16` at `offset` (a multiple of 2).
+    pub fn load_u16(&self, offset: usize, order: Ordering) -> u16 {
+        Self::check(offset, 2);
+        match &*self.backing {
+            Backing::Heap(words) => {
+                let word = words[offset / 4].load(order);
+                half_of(word, offset)
+            }
+            #[cfg(all(unix, not(loom)))]
+            Backing::Mapped(m) => m.atomic_u16(offset).load(order),
+        }
+    }
+
+    /// Stores the native-endian `u16` at `offset` (a multiple of 2).
+    pub fn store_u16(&self, offset: usize, value: u16, order: Ordering) {
+        Self::check(offset, 2);
+        match &*self.backing {
+            Backing::Heap(words) => {
+                // The heap backing is word-sized; a compare-and-swap loop keeps the other half.
+                let word = &words[offset / 4];
+                let mut current = word.load(Ordering::Relaxed);
+                loop {
+                    let new = with_half(current, offset, value);
+                    match word.compare_exchange_weak(current, new, order, Ordering::Relaxed) {
+                        Ok(_) => break,
+                        Err(seen) => current = seen,
+                    }
+                }
+            }
+            #[cfg(all(unix, not(loom)))]
+            Backing::Mapped(m) => m.atomic_u16(offset).store(value, order),
+        }
+    }
+
+    /// Copies `out.len()` bytes from `offset` with atomic 32-bit loads (offset and length
+    /// multiples of 4), in native byte order.
+    pub fn copy_out(&self, offset: usize, out: &mut [u8], order: Ordering) {
+        assert!(out.len() % 4 == 0, "copy_out length {} is not a multiple of 4", out.len());
+        for (i, chunk) in out.chunks_exact_mut(4).enumerate() {
+            chunk.copy_from_slice(&self.load_u32(offset + 4 * i, order).to_ne_bytes());
+        }
+    }
+
+    /// Copies `bytes` to `offset` with atomic 32-bit stores (offset and length multiples of 4).
+    pub fn copy_in(&self, offset: usize, bytes: &[u8], order: Ordering) {
+        assert!(bytes.len() % 4 == 0, "copy_in length {} is not a multiple of 4", bytes.len());
+        for (i, chunk) in bytes.chunks_exact(4).enumerate() {
+            let word = u32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+            self.store_u32(offset + 4 * i, word, order);
+        }
+    }
+}
+
+/// Which half of a native-endian word holds the `u16` at byte `offset`.
+fn half_shift(offset: usize) -> u32 {
+    let low_half_first = cfg!(target_endian = "little");
+    if (offset % 4 == 0) == low_half_first {
+        0
+    } else {
+        16
+    }
+}
+
+fn half_of(word: u32, offset: usize) -> u16 {
+    (word >> half_shift(offset)) as u16
+}
+
+fn with_half(word: u32, offset: usize, value: u16) -> u32 {
+    let shift = half_shift(offset);
+    (word & !(0xffff << shift)) | (u32::from(value) << shift)
+}
+
+/// The slots one connection holds (SQLite's `unixShm.sharedMask` / `exclMask`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeldSlots {
+    /// Bit `i`: slot `i` held shared.
+    pub shared: u8,
+    /// Bit `i`: slot `i` held exclusive.
+    pub exclusive: u8,
+}
+
+/// In-process arbitration of the eight slot locks of one `-shm` (SQLite's `unixShmNode.aLock`):
+/// per slot, the number of connections holding it shared, or -1 when one holds it exclusive.
+#[derive(Debug, Default)]
+pub struct ShmLocks {
+    counts: Mutex<[i32; SHM_NLOCK]>,
+}
+
+fn slot_range(slot: usize, n: usize) -> ByteRange {
+    ByteRange { start: SHM_LOCK_BASE + slot as u64, len: n as u64 }
+}
+
+impl ShmLocks {
+    /// No slot held.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies `kind` to `n` slots from `slot` for a connection holding `held`
+    /// (SQLite's `unixShmLock`). `os` locks byte `120 + slot` of the `-shm` for other processes.
+    pub fn lock(
+        &self,
+        held: &mut HeldSlots,
+        slot: usize,
+        n: usize,
+        kind: ShmLockKind,
+        os: &impl ProcessLocks,
+        path: &Path,
+    ) -> Result<()> {
+        let shared_kind = matches!(kind, ShmLockKind::Shared | ShmLockKind::UnlockShared);
+        if n == 0 || slot + n > SHM_NLOCK || (shared_kind && n != 1) {
+            return Err(Error::Misuse {
+                path: path.to_path_buf(),
+                what: format!("shm lock of slots {slot}..{} as {kind:?}", slot + n),
+            });
+        }
+        let mask = (((1u16 << n) - 1) << slot) as u8;
+        let busy = || Error::busy(Op::ShmLock, path, format!("shm slots {slot}..{} {kind:?}", slot + n));
+        let mut counts = self.counts.lock();
+        match kind {
+            ShmLockKind::UnlockShared => {
+                // Releasing a slot this connection does not hold is a no-op, as in SQLite.
+                if held.shared & mask != 0 {
+                    if counts[slot] > 1 {
+                        counts[slot] -= 1;
+                    } else {
+                        os.set(slot_range(slot, 1), RecordLock::Unlock)?;
+                        counts[slot] = 0;
+                    }
+                    held.shared &= !mask;
+                }
+                Ok(())
+            }
+            ShmLockKind::UnlockExclusive => {
+                let ours = held.exclusive & mask;
+                if ours == mask {
+                    os.set(slot_range(slot, n), RecordLock::Unlock)?;
+                } else {
+                    for s in (slot..slot + n).filter(|s| ours & (1 << s) != 0) {
+                        os.set(slot_range(s, 1), RecordLock::Unlock)?;
+                    }
+                }
+                for (s, count) in counts.iter_mut().enumerate() {
+                    if ours & (1 << s) != 0 {
+                        *count = 0;
+                    }
+                }
+                held.exclusive &= !mask;
+                Ok(())
+            }
+            ShmLockKind::Shared => {
+                if held.shared & mask != 0 {
+                    return Ok(());
+                }
+                if held.exclusive & mask != 0 || counts[slot] < 0 {
+                    return Err(busy());
+                }
+                if counts[slot] == 0 && !os.set(slot_range(slot, 1), RecordLock::Read)? {
+                    return Err(busy());
+                }
+                counts[slot] += 1;
+                held.shared |= mask;
+                Ok(())
+            }
+            ShmLockKind::Exclusive => {
+                if held.exclusive & mask == mask {
+                    return Ok(());
+                }
+                // Any holder of any of the slots, this connection included, is a conflict: a
+                // slot never goes directly from shared to exclusive.
+                if counts[slot..slot + n].iter().any(|&c| c != 0) {
+                    return Err(busy());
+                }
+                if !os.set(slot_range(slot, n), RecordLock::Write)? {
+                    return Err(busy());
+                }
+                counts[slot..slot + n].fill(-1);
+                held.exclusive |= mask;
+                Ok(())
+            }
+        }
+    }
+
+    /// Releases everything `held` holds (a connection unmapping or closing).
+    pub fn release_all(
+        &self,
+        held: &mut HeldSlots,
+        os: &impl ProcessLocks,
+        path: &Path,
+    ) -> Result<()> {
+        for slot in 0..SHM_NLOCK {
+            let bit = 1u8 << slot;
+            if held.exclusive & bit != 0 {
+                self.lock(held, slot, 1, ShmLockKind::UnlockExclusive, os, path)?;
+            } else if held.shared & bit != 0 {
+                self.lock(held, slot, 1, ShmLockKind::UnlockShared, os, path)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

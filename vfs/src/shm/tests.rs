@@ -1,0 +1,1 @@
+//! Unit tests of shm regions and slot arbitration.

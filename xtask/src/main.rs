@@ -1,0 +1,2 @@
+//! xtask: placeholder being written.
+fn main() {}
