@@ -385,3 +385,12 @@ pub trait VfsFile: Send + Sync {
         Error::Unsupported { op, path: self.path().to_path_buf(), why }
     }
 }
+
+impl std::fmt::Debug for dyn VfsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VfsFile")
+            .field("path", &self.path())
+            .field("lock", &self.lock_level())
+            .finish_non_exhaustive()
+    }
+}

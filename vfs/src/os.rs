@@ -1,2 +1,444 @@
-//! The OS VFS (Unix).
+//! The OS VFS for Linux and other Unixes: real files, SQLite's exact lock protocol.
+//!
+//! * Database locks are `fcntl` byte-range locks on the PENDING byte, the RESERVED byte and the
+//!   510-byte SHARED range (fact sheet §2.2), so stock sqlite3 processes and ours exclude each
+//!   other. Between handles of this process the per-inode table ([`crate::lock::InodeLocks`])
+//!   decides first, and a descriptor whose close would drop the process's locks is parked until
+//!   the last lock on the inode goes (fact sheet §2.3).
+//! * Shared memory: one `-shm` node per inode per process ([`shm`]), SQLite's dead-man switch
+//!   on byte 128 and slot locks on bytes 120..127, 32 KiB regions mapped `MAP_SHARED`.
+//! * mmap ([`mmap`]): the first `min(limit, file size)` bytes mapped read-only and shared;
+//!   [`crate::VfsFile::fetch`] hands out pages of it and remaps when the file has grown.
+//!
+//! I/O uses `pread`/`pwrite` through std's `FileExt`; locks call libc ([`fcntl`]).
+
+mod fcntl;
+mod mmap;
 pub(crate) mod shm;
+
+use crate::lock::{InodeLocks, LockLevel};
+use crate::shm::{ShmLockKind, ShmRegion};
+use crate::sync::{Arc, Mutex};
+use crate::{
+    AccessCheck, DeviceCharacteristics, Error, FileKind, MappedPage, Op, OpenFlags, ReadOutcome,
+    Result, SyncFlags, Vfs, VfsFile, DEFAULT_SECTOR_SIZE,
+};
+use fcntl::FcntlLocks;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{OnceLock, Weak};
+use std::time::Duration;
+
+/// Permission bits of files created without a database to copy them from.
+const DEFAULT_FILE_MODE: u32 = 0o644;
+
+/// The OS VFS. Cheap to create; all instances share the process-wide inode table.
+#[derive(Debug, Default, Clone)]
+pub struct OsVfs {
+    _private: (),
+}
+
+impl OsVfs {
+    /// The OS VFS.
+    pub fn new() -> Self {
+        OsVfs { _private: () }
+    }
+}
+
+/// Identity of an open file: device and inode number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+/// Everything this process shares about one inode (SQLite's `unixInodeInfo`): the lock table
+/// entry (whose payload parks descriptors that must not be closed yet) and the `-shm` node.
+pub(crate) struct Inode {
+    locks: InodeLocks<Vec<File>>,
+    shm: Mutex<Weak<shm::ShmNode>>,
+}
+
+fn inode_table() -> &'static Mutex<HashMap<FileId, Weak<Inode>>> {
+    static TABLE: OnceLock<Mutex<HashMap<FileId, Weak<Inode>>>> = OnceLock::new();
+    TABLE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn inode_for(id: FileId) -> Arc<Inode> {
+    let mut table = inode_table().lock();
+    if let Some(inode) = table.get(&id).and_then(Weak::upgrade) {
+        return inode;
+    }
+    table.retain(|_, weak| weak.strong_count() > 0);
+    let inode = Arc::new(Inode { locks: InodeLocks::new(), shm: Mutex::new(Weak::new()) });
+    table.insert(id, Arc::downgrade(&inode));
+    inode
+}
+
+/// A unique name for a temporary file in the system's temporary directory.
+fn temp_path() -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut salt = [0u8; 8];
+    // Randomness only makes collisions with other processes unlikely; a failure is harmless
+    // because `create_new` refuses an existing name.
+    let _ = read_urandom(&mut salt);
+    std::env::temp_dir().join(format!(
+        "folio-tmp-{}-{n}-{:016x}",
+        std::process::id(),
+        u64::from_ne_bytes(salt)
+    ))
+}
+
+fn read_urandom(buf: &mut [u8]) -> io::Result<()> {
+    File::open("/dev/urandom")?.read_exact(buf)
+}
+
+/// The permission bits for a journal, WAL or `-shm` created beside `db_path`: the database's
+/// own, as SQLite does (`findCreateFileMode`), so other users who can write the database can
+/// also recover it.
+fn mode_beside(db_path: &Path) -> u32 {
+    std::fs::metadata(db_path).map(|m| m.permissions().mode() & 0o777).unwrap_or(DEFAULT_FILE_MODE)
+}
+
+/// The database a journal or WAL belongs to: its path without the suffix.
+fn database_of(path: &Path, kind: FileKind) -> Option<PathBuf> {
+    let suffix = match kind {
+        FileKind::MainJournal => "-journal",
+        FileKind::Wal => "-wal",
+        _ => return None,
+    };
+    let s = path.to_str()?;
+    s.strip_suffix(suffix).map(PathBuf::from)
+}
+
+fn cant_open(path: &Path, reason: impl Into<String>, source: Option<io::Error>) -> Error {
+    Error::CantOpen { path: path.to_path_buf(), reason: reason.into(), source }
+}
+
+fn sync_directory_of(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(Op::SyncDir, path, e))
+}
+
+impl Vfs for OsVfs {
+    fn name(&self) -> &str {
+        "os"
+    }
+
+    fn open(&self, path: Option<&Path>, flags: OpenFlags) -> Result<Box<dyn VfsFile>> {
+        Ok(Box::new(OsFile::open(path, flags)?))
+    }
+
+    fn delete(&self, path: &Path, sync_dir: bool) -> Result<()> {
+        std::fs::remove_file(path).map_err(|e| Error::io(Op::Delete, path, e))?;
+        if sync_dir {
+            sync_directory_of(path)?;
+        }
+        Ok(())
+    }
+
+    fn access(&self, path: &Path, check: AccessCheck) -> Result<bool> {
+        match check {
+            AccessCheck::Exists => match std::fs::metadata(path) {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(Error::io(Op::Access, path, e)),
+            },
+            AccessCheck::ReadWrite => {
+                // Permission bits alone mislead (root, ACLs, read-only mounts): ask the kernel.
+                let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+                    .map_err(|e| Error::io(Op::Access, path, io::Error::other(e)))?;
+                // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
+                let rc = unsafe { libc::access(c_path.as_ptr(), libc::R_OK | libc::W_OK) };
+                Ok(rc == 0)
+            }
+        }
+    }
+
+    fn full_path(&self, path: &Path) -> Result<PathBuf> {
+        let absolute = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            std::env::current_dir().map_err(|e| Error::io(Op::FullPath, path, e))?.join(path)
+        };
+        // Resolve the directory (symlinks, `..`); the file itself need not exist yet.
+        match (absolute.parent(), absolute.file_name()) {
+            (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+                .map(|d| d.join(name))
+                .map_err(|e| Error::io(Op::FullPath, path, e)),
+            _ => Ok(absolute),
+        }
+    }
+
+    fn randomness(&self, buf: &mut [u8]) -> Result<()> {
+        read_urandom(buf).map_err(|e| Error::io(Op::Random, "/dev/urandom", e))
+    }
+
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+}
+
+/// An open file of the OS VFS.
+pub struct OsFile {
+    /// Always `Some` until `drop`, which closes it or parks it on the inode.
+    file: Option<File>,
+    path: PathBuf,
+    read_only: bool,
+    delete_on_close: bool,
+    /// Journals and WALs we created sync their directory on their first sync, so the new
+    /// name is durable (SQLite's `UNIXFILE_DIRSYNC`).
+    sync_dir_pending: AtomicBool,
+    inode: Arc<Inode>,
+    lock: Mutex<LockLevel>,
+    shm: Mutex<Option<shm::ShmConn>>,
+    mmap: Mutex<mmap::MmapState>,
+}
+
+impl std::fmt::Debug for OsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OsFile").field("path", &self.path).field("lock", &*self.lock.lock()).finish()
+    }
+}
+
+impl OsFile {
+    fn open(path: Option<&Path>, flags: OpenFlags) -> Result<OsFile> {
+        let (path, flags) = match path {
+            Some(p) => (p.to_path_buf(), flags),
+            None => (
+                temp_path(),
+                OpenFlags { write: true, create: true, exclusive: true, delete_on_close: true, ..flags },
+            ),
+        };
+        if flags.create && !flags.write {
+            return Err(cant_open(&path, "cannot create a file opened read-only", None));
+        }
+        let mode = database_of(&path, flags.kind).map_or(DEFAULT_FILE_MODE, |db| mode_beside(&db));
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(flags.write).mode(mode);
+        if flags.create && flags.exclusive {
+            options.create_new(true);
+        } else if flags.create {
+            options.create(true);
+        }
+        let (file, read_only) = match options.open(&path) {
+            Ok(file) => (file, !flags.write),
+            // As SQLite does, a database we may not write is opened read-only rather than
+            // refused; writes then fail with ReadOnly.
+            Err(e)
+                if flags.write
+                    && !flags.create
+                    && e.kind() == io::ErrorKind::PermissionDenied
+                    && flags.kind == FileKind::MainDb =>
+            {
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .open(&path)
+                    .map_err(|e| cant_open(&path, "cannot open for reading", Some(e)))?;
+                (file, true)
+            }
+            Err(e) => {
+                let reason = match e.kind() {
+                    io::ErrorKind::NotFound if flags.create => "its directory does not exist",
+                    io::ErrorKind::NotFound => "no such file",
+                    io::ErrorKind::AlreadyExists => "it already exists (exclusive create)",
+                    io::ErrorKind::PermissionDenied => "permission denied",
+                    _ if e.raw_os_error() == Some(libc::EISDIR) => "it is a directory",
+                    _ => "the OS refused",
+                };
+                return Err(cant_open(&path, reason, Some(e)));
+            }
+        };
+        let meta = file.metadata().map_err(|e| cant_open(&path, "cannot stat", Some(e)))?;
+        if meta.is_dir() {
+            return Err(cant_open(&path, "it is a directory", None));
+        }
+        let created_log = flags.create
+            && matches!(flags.kind, FileKind::MainJournal | FileKind::Wal | FileKind::SuperJournal);
+        let inode = inode_for(FileId { dev: meta.dev(), ino: meta.ino() });
+        Ok(OsFile {
+            file: Some(file),
+            path,
+            read_only,
+            delete_on_close: flags.delete_on_close,
+            sync_dir_pending: AtomicBool::new(created_log),
+            inode,
+            lock: Mutex::new(LockLevel::None),
+            shm: Mutex::new(None),
+            mmap: Mutex::new(mmap::MmapState::default()),
+        })
+    }
+
+    fn file(&self) -> &File {
+        self.file.as_ref().expect("an OsFile's descriptor is only taken by drop")
+    }
+
+    fn locks(&self, op: Op) -> FcntlLocks<'_> {
+        FcntlLocks { fd: self.file().as_fd(), path: &self.path, op }
+    }
+
+    fn refuse_if_read_only(&self, op: Op) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly { op, path: self.path.clone() });
+        }
+        Ok(())
+    }
+
+    /// True if the file was opened (or fell back to) read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+}
+
+impl VfsFile for OsFile {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<ReadOutcome> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.file().read_at(&mut buf[done..], offset + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io_at(Op::Read, &self.path, offset, e)),
+            }
+        }
+        if done == buf.len() {
+            Ok(ReadOutcome::Full)
+        } else {
+            buf[done..].fill(0);
+            Ok(ReadOutcome::Short { n_read: done })
+        }
+    }
+
+    fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
+        self.refuse_if_read_only(Op::Write)?;
+        self.file().write_all_at(buf, offset).map_err(|e| Error::io_at(Op::Write, &self.path, offset, e))
+    }
+
+    fn truncate(&self, size: u64) -> Result<()> {
+        self.refuse_if_read_only(Op::Truncate)?;
+        self.file().set_len(size).map_err(|e| Error::io_at(Op::Truncate, &self.path, size, e))?;
+        self.mmap.lock().truncated(size);
+        Ok(())
+    }
+
+    fn sync(&self, flags: SyncFlags) -> Result<()> {
+        let result = if flags.data_only { self.file().sync_data() } else { self.file().sync_all() };
+        result.map_err(|e| Error::io(Op::Sync, &self.path, e))?;
+        if self.sync_dir_pending.swap(false, Ordering::AcqRel) {
+            sync_directory_of(&self.path)?;
+        }
+        Ok(())
+    }
+
+    fn size(&self) -> Result<u64> {
+        self.file().metadata().map(|m| m.len()).map_err(|e| Error::io(Op::Size, &self.path, e))
+    }
+
+    fn lock(&self, level: LockLevel) -> Result<()> {
+        let mut held = self.lock.lock();
+        self.inode.locks.lock(&mut held, level, &self.locks(Op::Lock), &self.path)
+    }
+
+    fn unlock(&self, level: LockLevel) -> Result<()> {
+        let mut held = self.lock.lock();
+        // Closing the parked descriptors is safe once this process holds no lock on the inode.
+        self.inode.locks.unlock(&mut held, level, &self.locks(Op::Unlock), &self.path, Vec::clear)
+    }
+
+    fn lock_level(&self) -> LockLevel {
+        *self.lock.lock()
+    }
+
+    fn check_reserved_lock(&self) -> Result<bool> {
+        self.inode.locks.check_reserved(&self.locks(Op::CheckReserved))
+    }
+
+    fn sector_size(&self) -> u32 {
+        DEFAULT_SECTOR_SIZE
+    }
+
+    fn device_characteristics(&self) -> DeviceCharacteristics {
+        // SQLite's unix VFS assumes powersafe overwrite by default (`psow=1`).
+        DeviceCharacteristics::POWERSAFE_OVERWRITE
+    }
+
+    fn shm_map(&self, region: u32, extend: bool) -> Result<Option<ShmRegion>> {
+        let mut conn = self.shm.lock();
+        if conn.is_none() {
+            *conn = Some(shm::ShmConn::open(&self.inode, &self.path)?);
+        }
+        conn.as_ref().expect("set above").node().map(region, extend)
+    }
+
+    fn shm_lock(&self, slot: usize, n: usize, kind: ShmLockKind) -> Result<()> {
+        let mut conn = self.shm.lock();
+        match conn.as_mut() {
+            Some(conn) => conn.lock(slot, n, kind),
+            None => Err(Error::Misuse {
+                path: self.path.clone(),
+                what: "shm_lock before shm_map".to_string(),
+            }),
+        }
+    }
+
+    fn shm_unmap(&self, delete: bool) -> Result<()> {
+        match self.shm.lock().take() {
+            Some(conn) => conn.close(&self.inode, delete),
+            None => Ok(()),
+        }
+    }
+
+    fn set_mmap_limit(&self, limit: u64) -> Result<u64> {
+        Ok(self.mmap.lock().set_limit(limit))
+    }
+
+    fn fetch(&self, offset: u64, len: usize) -> Result<Option<MappedPage>> {
+        self.mmap.lock().fetch(self.file(), &self.path, offset, len)
+    }
+
+    fn unmap(&self) {
+        self.mmap.lock().unmap();
+    }
+}
+
+impl Drop for OsFile {
+    fn drop(&mut self) {
+        // Errors cannot be reported from drop; a failure here leaves at worst a lock that the
+        // OS drops when the descriptor finally closes.
+        let _ = self.shm_unmap(false);
+        let _ = self.unlock(LockLevel::None);
+        {
+            // Closing our descriptor while another handle of this process holds a lock on the
+            // inode would drop that handle's POSIX locks: park it instead until the last lock
+            // goes (SQLite's `unixClose` / `setPendingFd`).
+            // The close happens under the entry's mutex, so no other handle can take a lock
+            // between the check and the close.
+            let mut state = self.inode.locks.state();
+            let file = self.file.take();
+            if state.n_lock > 0 {
+                state.extra.extend(file);
+            } else {
+                drop(file);
+            }
+        }
+        if self.delete_on_close {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,192 @@
+//! Unit tests of what only the OS VFS does: the mmap fetch path, open errors from the OS,
+//! permission inheritance, read-only fallback and temporary files. The behaviour shared with the
+//! memory VFS is in `vfs/tests/conformance.rs`; interop with sqlite3 processes is in folio-tests.
+
+use super::*;
+use crate::{FileKind, OpenFlags, Vfs, VfsFile};
+
+fn db(dir: &tempfile::TempDir, name: &str) -> (PathBuf, Box<dyn VfsFile>) {
+    let path = dir.path().join(name);
+    let file = OsVfs::new().open(Some(&path), OpenFlags::create(FileKind::MainDb)).unwrap();
+    (path, file)
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+}
+
+#[test]
+fn fetched_pages_equal_what_read_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, file) = db(&dir, "a.db");
+    file.write_at(0, &pattern(4096 * 8, 7)).unwrap();
+    assert_eq!(file.set_mmap_limit(1 << 20).unwrap(), 1 << 20);
+    for page in 0..8u64 {
+        let mapped = file.fetch(page * 4096, 4096).unwrap().expect("page inside file and cap");
+        let mut read = vec![0; 4096];
+        assert_eq!(file.read_at(page * 4096, &mut read).unwrap(), ReadOutcome::Full);
+        assert_eq!(&*mapped, &read[..], "page {page}");
+    }
+}
+
+#[test]
+fn no_page_beyond_the_cap_or_past_end_of_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, file) = db(&dir, "a.db");
+    file.write_at(0, &pattern(4096 * 4, 1)).unwrap();
+    // Mapping is off by default.
+    assert!(file.fetch(0, 4096).unwrap().is_none());
+    file.set_mmap_limit(4096 * 2).unwrap();
+    assert!(file.fetch(0, 4096).unwrap().is_some());
+    assert!(file.fetch(4096, 4096).unwrap().is_some());
+    assert!(file.fetch(4096 * 2, 4096).unwrap().is_none(), "beyond the cap");
+    assert!(file.fetch(4096 + 1, 4096).unwrap().is_none(), "straddles the cap");
+    file.set_mmap_limit(1 << 30).unwrap();
+    assert!(file.fetch(4096 * 3, 4096).unwrap().is_some());
+    assert!(file.fetch(4096 * 4, 4096).unwrap().is_none(), "past end of file");
+    assert!(file.fetch(4096 * 3 + 1, 4096).unwrap().is_none(), "straddles end of file");
+    assert!(file.fetch(u64::MAX - 10, 4096).unwrap().is_none(), "offset overflow");
+}
+
+#[test]
+fn the_cap_is_clamped_to_sqlites_maximum() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, file) = db(&dir, "a.db");
+    assert_eq!(file.set_mmap_limit(u64::MAX).unwrap(), crate::MAX_MMAP_SIZE);
+    assert_eq!(file.set_mmap_limit(0).unwrap(), 0);
+}
+
+#[test]
+fn a_growing_file_is_remapped_and_old_pages_stay_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, file) = db(&dir, "a.db");
+    file.set_mmap_limit(1 << 20).unwrap();
+    file.write_at(0, &pattern(4096, 3)).unwrap();
+    let first = file.fetch(0, 4096).unwrap().unwrap();
+    assert!(file.fetch(4096, 4096).unwrap().is_none());
+    // Another handle (as another connection would) grows the file.
+    let other = OsVfs::new().open(Some(file.path()), OpenFlags::read_write(FileKind::MainDb)).unwrap();
+    other.write_at(4096, &pattern(4096 * 3, 9)).unwrap();
+    let grown = file.fetch(4096 * 3, 4096).unwrap().expect("remapped after growth");
+    assert_eq!(&*grown, &pattern(4096 * 3, 9)[4096 * 2..]);
+    // The page fetched before the remap still reads the same bytes.
+    assert_eq!(&*first, &pattern(4096, 3)[..]);
+}
+
+#[test]
+fn truncate_hides_pages_past_the_new_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, file) = db(&dir, "a.db");
+    file.set_mmap_limit(1 << 20).unwrap();
+    file.write_at(0, &pattern(4096 * 4, 5)).unwrap();
+    assert!(file.fetch(4096 * 3, 4096).unwrap().is_some());
+    file.truncate(4096 * 2).unwrap();
+    assert!(file.fetch(4096 * 3, 4096).unwrap().is_none());
+    assert!(file.fetch(4096 * 2, 4096).unwrap().is_none());
+    assert_eq!(&*file.fetch(4096, 4096).unwrap().unwrap(), &pattern(4096 * 4, 5)[4096..8192]);
+}
+
+#[test]
+fn writes_through_pwrite_are_seen_by_the_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, file) = db(&dir, "a.db");
+    file.set_mmap_limit(1 << 20).unwrap();
+    file.write_at(0, &pattern(8192, 0)).unwrap();
+    let page = file.fetch(4096, 4096).unwrap().unwrap();
+    file.write_at(4096, &[0xAB; 16]).unwrap();
+    // MAP_SHARED over the unified page cache: the map sees the write at once. (This is why a
+    // page may only be held under a lock that keeps writers out.)
+    assert_eq!(&page[..16], &[0xAB; 16]);
+    file.unmap();
+    assert_eq!(&page[..16], &[0xAB; 16], "unmap keeps outstanding pages alive");
+}
+
+#[test]
+fn journal_and_wal_inherit_the_database_permissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _file) = db(&dir, "a.db");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    for (suffix, kind) in [("-journal", FileKind::MainJournal), ("-wal", FileKind::Wal)] {
+        let log = PathBuf::from(format!("{}{suffix}", path.display()));
+        let _f = OsVfs::new().open(Some(&log), OpenFlags::create(kind)).unwrap();
+        let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "{suffix}");
+    }
+}
+
+#[test]
+fn open_errors_say_what_and_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let vfs = OsVfs::new();
+    let err = vfs
+        .open(Some(&dir.path().join("no/such/dir/a.db")), OpenFlags::create(FileKind::MainDb))
+        .unwrap_err();
+    assert!(matches!(err, Error::CantOpen { .. }), "{err:?}");
+    assert!(err.to_string().contains("no/such/dir/a.db"), "{err}");
+    let err = vfs.open(Some(dir.path()), OpenFlags::read_only(FileKind::MainDb)).unwrap_err();
+    assert!(err.to_string().contains("directory"), "{err}");
+}
+
+#[test]
+fn an_unwritable_database_opens_read_only() {
+    if running_as_root() {
+        // Root ignores permission bits, so the file stays writable; check the other half: the
+        // open succeeds read-write.
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = db(&dir, "a.db");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let f = OsFile::open(Some(&path), OpenFlags::read_write(FileKind::MainDb)).unwrap();
+        assert!(!f.is_read_only());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = db(&dir, "a.db");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let f = OsFile::open(Some(&path), OpenFlags::read_write(FileKind::MainDb)).unwrap();
+    assert!(f.is_read_only());
+    assert!(matches!(f.write_at(0, b"x").unwrap_err(), Error::ReadOnly { op: Op::Write, .. }));
+}
+
+/// True when the test runs as root (permission bits do not bind).
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+#[test]
+fn temporary_files_vanish_on_close() {
+    let vfs = OsVfs::new();
+    let file = vfs.open(None, OpenFlags::create(FileKind::TempDb)).unwrap();
+    let path = file.path().to_path_buf();
+    file.write_at(0, b"scratch").unwrap();
+    assert!(path.exists());
+    drop(file);
+    assert!(!path.exists());
+}
+
+#[test]
+fn read_write_access_asks_the_kernel() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = db(&dir, "a.db");
+    let vfs = OsVfs::new();
+    assert!(vfs.access(&path, AccessCheck::ReadWrite).unwrap());
+    assert!(!vfs.access(&dir.path().join("missing"), AccessCheck::ReadWrite).unwrap());
+    assert!(!vfs.access(&dir.path().join("missing"), AccessCheck::Exists).unwrap());
+}
+
+#[test]
+fn full_path_resolves_relative_names() {
+    let vfs = OsVfs::new();
+    let full = vfs.full_path(Path::new("some.db")).unwrap();
+    assert!(full.is_absolute());
+    assert_eq!(full.file_name().unwrap(), "some.db");
+    assert_eq!(full.parent().unwrap(), std::fs::canonicalize(".").unwrap());
+}
+
+#[test]
+fn randomness_differs_between_calls() {
+    let vfs = OsVfs::new();
+    let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
+    vfs.randomness(&mut a).unwrap();
+    vfs.randomness(&mut b).unwrap();
+    assert_ne!(a, b);
+}
