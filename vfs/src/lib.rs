@@ -21,12 +21,16 @@
 //! * `unsafe` lives only in the OS VFS's system-call and mapping code, each block justified.
 
 pub mod error;
+#[cfg(not(loom))]
+pub mod local;
 pub mod lock;
 #[cfg(not(loom))]
 pub mod memory;
 #[cfg(all(unix, not(loom)))]
 pub mod os;
 pub mod shm;
+#[cfg(not(loom))]
+pub mod sim;
 pub mod sync;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,359 @@
+//! The disk model behind the simulated VFS: what every file holds now, what would survive a
+//! power loss, and the crash itself (fact sheet §9.1, after SQLite's `test6.c`).
+//!
+//! * Every write and truncate since a file's last sync is *pending*, in one global ordered list.
+//!   `sync(F)` makes F's pending entries durable (on a SEQUENTIAL device, everything before F's
+//!   last entry too).
+//! * Creating and deleting a name is pending until its directory is synced.
+//! * A crash decides each pending entry independently: survives, is lost, or (writes only) is
+//!   torn sector by sector into new bytes, old bytes and garbage, within the limits the device
+//!   advertises. The result is a [`CrashImage`]: the files a reboot would find.
+
+use super::rng::Rng;
+use crate::DeviceCharacteristics as Dc;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Identity of a file's contents, independent of its name (an inode).
+pub(crate) type FileNo = u64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DataOp {
+    Write { offset: u64, data: Vec<u8> },
+    Truncate { size: u64 },
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    file: FileNo,
+    op: DataOp,
+}
+
+#[derive(Debug, Clone)]
+enum DirOp {
+    Create { path: PathBuf, file: FileNo },
+    Delete { path: PathBuf },
+}
+
+impl DirOp {
+    fn path(&self) -> &Path {
+        match self {
+            DirOp::Create { path, .. } | DirOp::Delete { path } => path,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Contents {
+    /// What reads see.
+    current: Vec<u8>,
+    /// What a power loss with every pending entry lost would leave.
+    durable: Vec<u8>,
+}
+
+/// The files a reboot after a crash finds: name → contents.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrashImage {
+    /// Every surviving file.
+    pub files: BTreeMap<PathBuf, Vec<u8>>,
+}
+
+impl CrashImage {
+    /// Writes every file into the real directory `dir` under its file name, so that stock
+    /// sqlite3 can open the same image (files must have distinct names).
+    pub fn write_to_dir(&self, dir: &Path) -> std::io::Result<()> {
+        for (path, bytes) in &self.files {
+            let name = path.file_name().ok_or_else(|| {
+                std::io::Error::other(format!("{} has no file name", path.display()))
+            })?;
+            std::fs::write(dir.join(name), bytes)?;
+        }
+        Ok(())
+    }
+
+    /// A 64-bit FNV-1a digest of every name and byte, to compare images cheaply.
+    pub fn digest(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        for (path, bytes) in &self.files {
+            eat(path.as_os_str().as_encoded_bytes());
+            eat(&(bytes.len() as u64).to_le_bytes());
+            eat(bytes);
+        }
+        h
+    }
+}
+
+/// Files, names and pending entries of one simulated disk.
+#[derive(Debug)]
+pub(crate) struct Disk {
+    pub(crate) sector_size: u64,
+    pub(crate) characteristics: Dc,
+    contents: HashMap<FileNo, Contents>,
+    names: BTreeMap<PathBuf, FileNo>,
+    durable_names: BTreeMap<PathBuf, FileNo>,
+    pending: Vec<Pending>,
+    pending_dir: Vec<DirOp>,
+    next_file: FileNo,
+}
+
+fn apply(bytes: &mut Vec<u8>, op: &DataOp) {
+    match op {
+        DataOp::Write { offset, data } => {
+            let start = *offset as usize;
+            let end = start + data.len();
+            if bytes.len() < end {
+                bytes.resize(end, 0);
+            }
+            bytes[start..end].copy_from_slice(data);
+        }
+        DataOp::Truncate { size } => bytes.resize(*size as usize, 0),
+    }
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new(""))
+}
+
+/// The largest atomic write size the device advertises (0: none; `u64::MAX`: every write).
+fn atomic_size(dc: Dc) -> u64 {
+    if dc.contains(Dc::ATOMIC) {
+        return u64::MAX;
+    }
+    (1..=8)
+        .rev()
+        .map(|i| 1u32 << i)
+        .find(|bit| dc.0 & bit != 0)
+        .map_or(0, |bit| 256 * u64::from(bit))
+}
+
+impl Disk {
+    pub(crate) fn new(sector_size: u32, characteristics: Dc) -> Self {
+        assert!(sector_size.is_power_of_two() && sector_size >= 512, "bad sector size");
+        Disk {
+            sector_size: u64::from(sector_size),
+            characteristics,
+            contents: HashMap::new(),
+            names: BTreeMap::new(),
+            durable_names: BTreeMap::new(),
+            pending: Vec::new(),
+            pending_dir: Vec::new(),
+            next_file: 1,
+        }
+    }
+
+    /// A disk holding exactly `image`, everything durable.
+    pub(crate) fn from_image(image: &CrashImage, sector_size: u32, characteristics: Dc) -> Self {
+        let mut disk = Disk::new(sector_size, characteristics);
+        for (path, bytes) in &image.files {
+            let file = disk.next_file;
+            disk.next_file += 1;
+            disk.contents.insert(file, Contents { current: bytes.clone(), durable: bytes.clone() });
+            disk.names.insert(path.clone(), file);
+            disk.durable_names.insert(path.clone(), file);
+        }
+        disk
+    }
+
+    pub(crate) fn lookup(&self, path: &Path) -> Option<FileNo> {
+        self.names.get(path).copied()
+    }
+
+    /// Creates an empty file named `path`; the name is durable after its directory is synced.
+    pub(crate) fn create(&mut self, path: &Path) -> FileNo {
+        let file = self.next_file;
+        self.next_file += 1;
+        self.contents.insert(file, Contents::default());
+        self.names.insert(path.to_path_buf(), file);
+        self.pending_dir.push(DirOp::Create { path: path.to_path_buf(), file });
+        file
+    }
+
+    /// Removes the name `path` (open handles keep the contents); durable after a directory sync.
+    pub(crate) fn delete(&mut self, path: &Path) -> bool {
+        if self.names.remove(path).is_none() {
+            return false;
+        }
+        self.pending_dir.push(DirOp::Delete { path: path.to_path_buf() });
+        true
+    }
+
+    pub(crate) fn current(&self, file: FileNo) -> &[u8] {
+        &self.contents[&file].current
+    }
+
+    pub(crate) fn modify(&mut self, file: FileNo, op: DataOp) {
+        apply(&mut self.contents.get_mut(&file).expect("open file has contents").current, &op);
+        self.pending.push(Pending { file, op });
+    }
+
+    /// Makes `file`'s pending entries durable (on a SEQUENTIAL device, with everything before).
+    pub(crate) fn sync(&mut self, file: FileNo) {
+        let Some(last) = self.pending.iter().rposition(|p| p.file == file) else { return };
+        let sequential = self.characteristics.contains(Dc::SEQUENTIAL);
+        let mut kept = Vec::with_capacity(self.pending.len());
+        for (i, entry) in std::mem::take(&mut self.pending).into_iter().enumerate() {
+            if i <= last && (sequential || entry.file == file) {
+                let contents = self.contents.get_mut(&entry.file).expect("pending file exists");
+                apply(&mut contents.durable, &entry.op);
+            } else {
+                kept.push(entry);
+            }
+        }
+        self.pending = kept;
+    }
+
+    /// Makes the pending creates and deletes of names in `dir` durable.
+    pub(crate) fn sync_dir(&mut self, dir: &Path) {
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_dir)
+            .into_iter()
+            .partition(|op| parent(op.path()) == dir);
+        for op in now {
+            self.apply_dir(op);
+        }
+        self.pending_dir = later;
+    }
+
+    fn apply_dir(&mut self, op: DirOp) {
+        match op {
+            DirOp::Create { path, file } => {
+                self.durable_names.insert(path, file);
+            }
+            DirOp::Delete { path } => {
+                self.durable_names.remove(&path);
+            }
+        }
+    }
+
+    pub(crate) fn names(&self) -> impl Iterator<Item = &Path> {
+        self.names.keys().map(PathBuf::as_path)
+    }
+
+    /// Number of pending (unsynced) data entries and directory entries.
+    pub(crate) fn pending_counts(&self) -> (usize, usize) {
+        (self.pending.len(), self.pending_dir.len())
+    }
+
+    /// What a power loss now leaves, with every decision drawn from `rng`.
+    pub(crate) fn crash(&self, rng: &mut Rng) -> CrashImage {
+        let dc = self.characteristics;
+        let mut durable: HashMap<FileNo, Vec<u8>> =
+            self.contents.iter().map(|(&f, c)| (f, c.durable.clone())).collect();
+
+        // A sequential device keeps a prefix of the pending list and loses the rest.
+        let cut = if dc.contains(Dc::SEQUENTIAL) {
+            rng.below(self.pending.len() as u64 + 1) as usize
+        } else {
+            self.pending.len()
+        };
+        for (i, entry) in self.pending.iter().enumerate() {
+            let bytes = durable.get_mut(&entry.file).expect("pending file exists");
+            if i >= cut {
+                continue;
+            }
+            if dc.contains(Dc::SEQUENTIAL) {
+                apply(bytes, &entry.op);
+                continue;
+            }
+            match &entry.op {
+                DataOp::Truncate { .. } => {
+                    if rng.below(2) == 0 {
+                        apply(bytes, &entry.op);
+                    }
+                }
+                DataOp::Write { offset, data } => {
+                    let r = rng.below(8);
+                    if r >= 6 && self.may_tear(*offset, data.len() as u64) {
+                        self.tear(bytes, *offset, data, rng);
+                    } else if r % 2 == 0 {
+                        apply(bytes, &entry.op);
+                    }
+                }
+            }
+        }
+
+        let mut names = self.durable_names.clone();
+        let dir_cut = if dc.contains(Dc::SEQUENTIAL) {
+            rng.below(self.pending_dir.len() as u64 + 1) as usize
+        } else {
+            self.pending_dir.len()
+        };
+        for (i, op) in self.pending_dir.iter().enumerate() {
+            let survives = i < dir_cut && (dc.contains(Dc::SEQUENTIAL) || rng.below(2) == 0);
+            if survives {
+                match op {
+                    DirOp::Create { path, file } => names.insert(path.clone(), *file),
+                    DirOp::Delete { path } => names.remove(path),
+                };
+            }
+        }
+        CrashImage {
+            files: names.into_iter().map(|(path, file)| (path, durable[&file].clone())).collect(),
+        }
+    }
+
+    /// Whether a write of `len` bytes at `offset` can be torn on this device.
+    fn may_tear(&self, offset: u64, len: u64) -> bool {
+        let atomic = atomic_size(self.characteristics);
+        if atomic == u64::MAX {
+            return false;
+        }
+        // A write inside one aligned block of the atomic size is all-or-nothing.
+        !(atomic > 0 && len <= atomic && offset / atomic == (offset + len - 1) / atomic)
+    }
+
+    /// Applies a torn write: each sector it touches independently gets the new bytes, keeps the
+    /// old ones, or fills with garbage. Without POWERSAFE_OVERWRITE garbage covers the whole
+    /// sector (neighbouring bytes too); with it, only the bytes written. With SAFE_APPEND the
+    /// part past the old end of file is never garbage: it is the new bytes.
+    fn tear(&self, bytes: &mut Vec<u8>, offset: u64, data: &[u8], rng: &mut Rng) {
+        let dc = self.characteristics;
+        let safe_append = dc.contains(Dc::SAFE_APPEND);
+        let old_len = bytes.len() as u64;
+        let end = offset + data.len() as u64;
+        let sector = self.sector_size;
+        let new_bytes = |from: u64, to: u64| DataOp::Write {
+            offset: from,
+            data: data[(from - offset) as usize..(to - offset) as usize].to_vec(),
+        };
+        let mut s = offset / sector * sector;
+        while s < end {
+            let (lo, hi) = (offset.max(s), end.min(s + sector));
+            // [lo, split) may tear; [split, hi) lies past the old end on a safe-append device
+            // and is written as it should be.
+            let split = if safe_append { old_len.clamp(lo, hi) } else { hi };
+            if lo < split {
+                match rng.below(3) {
+                    0 => apply(bytes, &new_bytes(lo, split)),
+                    1 => {
+                        // Old bytes stay; a region past the old end reads as zeros.
+                        if split > bytes.len() as u64 {
+                            bytes.resize(split as usize, 0);
+                        }
+                    }
+                    _ => {
+                        let (g_lo, g_hi) = if dc.contains(Dc::POWERSAFE_OVERWRITE) {
+                            (lo, split)
+                        } else if safe_append {
+                            (s, (s + sector).min(old_len))
+                        } else {
+                            (s, (s + sector).min((bytes.len() as u64).max(split)))
+                        };
+                        let mut garbage = vec![0u8; (g_hi - g_lo) as usize];
+                        rng.fill(&mut garbage);
+                        apply(bytes, &DataOp::Write { offset: g_lo, data: garbage });
+                    }
+                }
+            }
+            if split < hi {
+                apply(bytes, &new_bytes(split, hi));
+            }
+            s += sector;
+        }
+    }
+}
