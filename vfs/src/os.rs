@@ -206,7 +206,10 @@ pub struct OsFile {
 
 impl std::fmt::Debug for OsFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OsFile").field("path", &self.path).field("lock", &*self.lock.lock()).finish()
+        f.debug_struct("OsFile")
+            .field("path", &self.path)
+            .field("lock", &*self.lock.lock())
+            .finish()
     }
 }
 
@@ -216,7 +219,13 @@ impl OsFile {
             Some(p) => (p.to_path_buf(), flags),
             None => (
                 temp_path(),
-                OpenFlags { write: true, create: true, exclusive: true, delete_on_close: true, ..flags },
+                OpenFlags {
+                    write: true,
+                    create: true,
+                    exclusive: true,
+                    delete_on_close: true,
+                    ..flags
+                },
             ),
         };
         if flags.create && !flags.write {
@@ -324,7 +333,9 @@ impl VfsFile for OsFile {
 
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
         self.refuse_if_read_only(Op::Write)?;
-        self.file().write_all_at(buf, offset).map_err(|e| Error::io_at(Op::Write, &self.path, offset, e))
+        self.file()
+            .write_all_at(buf, offset)
+            .map_err(|e| Error::io_at(Op::Write, &self.path, offset, e))
     }
 
     fn truncate(&self, size: u64) -> Result<()> {

@@ -230,7 +230,8 @@ impl ShmLocks {
             });
         }
         let mask = (((1u16 << n) - 1) << slot) as u8;
-        let busy = || Error::busy(Op::ShmLock, path, format!("shm slots {slot}..{} {kind:?}", slot + n));
+        let busy =
+            || Error::busy(Op::ShmLock, path, format!("shm slots {slot}..{} {kind:?}", slot + n));
         let mut counts = self.counts.lock();
         match kind {
             ShmLockKind::UnlockShared => {

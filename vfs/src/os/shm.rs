@@ -94,9 +94,7 @@ impl ShmNode {
                 if !os.set(dms, RecordLock::Write)? {
                     return Err(busy());
                 }
-                node.file
-                    .set_len(3)
-                    .map_err(|e| Error::io_at(Op::ShmOpen, &node.path, 3, e))?;
+                node.file.set_len(3).map_err(|e| Error::io_at(Op::ShmOpen, &node.path, 3, e))?;
             }
             Some(libc::F_WRLCK) => return Err(busy()),
             Some(_) => {}
@@ -176,7 +174,8 @@ impl ShmConn {
     /// closes the `-shm` (dropping its DMS lock) and, with `delete`, deletes it.
     pub(crate) fn close(mut self, inode: &Inode, delete: bool) -> Result<()> {
         let node = Arc::clone(&self.node);
-        let released = node.locks.release_all(&mut self.held, &node.fcntl(Op::ShmUnmap), &node.path);
+        let released =
+            node.locks.release_all(&mut self.held, &node.fcntl(Op::ShmUnmap), &node.path);
         // Hold the inode's shm slot so no connection joins the node while we decide.
         let _slot = inode.shm.lock();
         drop(self);

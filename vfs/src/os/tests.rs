@@ -65,7 +65,8 @@ fn a_growing_file_is_remapped_and_old_pages_stay_valid() {
     let first = file.fetch(0, 4096).unwrap().unwrap();
     assert!(file.fetch(4096, 4096).unwrap().is_none());
     // Another handle (as another connection would) grows the file.
-    let other = OsVfs::new().open(Some(file.path()), OpenFlags::read_write(FileKind::MainDb)).unwrap();
+    let other =
+        OsVfs::new().open(Some(file.path()), OpenFlags::read_write(FileKind::MainDb)).unwrap();
     other.write_at(4096, &pattern(4096 * 3, 9)).unwrap();
     let grown = file.fetch(4096 * 3, 4096).unwrap().expect("remapped after growth");
     assert_eq!(&*grown, &pattern(4096 * 3, 9)[4096 * 2..]);
