@@ -5,12 +5,12 @@
 //!   other. Between handles of this process the per-inode table ([`crate::lock::InodeLocks`])
 //!   decides first, and a descriptor whose close would drop the process's locks is parked until
 //!   the last lock on the inode goes (fact sheet §2.3).
-//! * Shared memory: one `-shm` node per inode per process ([`shm`]), SQLite's dead-man switch
+//! * Shared memory: one `-shm` node per inode per process (`os/shm.rs`), SQLite's dead-man switch
 //!   on byte 128 and slot locks on bytes 120..127, 32 KiB regions mapped `MAP_SHARED`.
-//! * mmap ([`mmap`]): the first `min(limit, file size)` bytes mapped read-only and shared;
+//! * mmap (`os/mmap.rs`): the first `min(limit, file size)` bytes mapped read-only and shared;
 //!   [`crate::VfsFile::fetch`] hands out pages of it and remaps when the file has grown.
 //!
-//! I/O uses `pread`/`pwrite` through std's `FileExt`; locks call libc ([`fcntl`]).
+//! I/O uses `pread`/`pwrite` through std's `FileExt`; locks call libc (`os/fcntl.rs`).
 
 mod fcntl;
 mod mmap;

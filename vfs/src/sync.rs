@@ -47,7 +47,7 @@ impl<T> Mutex<T> {
 
     /// Locks the mutex, blocking the current thread until it is free.
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        self.0.lock().unwrap_or_else(imp::PoisonError::into_inner)
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -63,11 +63,11 @@ impl<T> RwLock<T> {
 
     /// Takes the lock shared.
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
-        self.0.read().unwrap_or_else(imp::PoisonError::into_inner)
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Takes the lock exclusively.
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
-        self.0.write().unwrap_or_else(imp::PoisonError::into_inner)
+        self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -1,2 +1,148 @@
-//! xtask: placeholder being written.
-fn main() {}
+//! xtask: Folio's automation, written in Rust so it runs wherever cargo does
+//! (`cargo xtask <command>`, an alias in `.cargo/config.toml`).
+//!
+//! * `ci` runs every check CI runs, in order, and stops at the first failure ([`ci`]).
+//! * `loom` runs the loom models of folio-vfs in their own target directory ([`loom`]).
+//! * `tidy` checks the workspace's structure: the layer graph, the `unsafe` allow-list, `//!`
+//!   docs, no `mod.rs`, file lengths ([`tidy`]). The same checks run as `#[test]`s.
+//!
+//! Architecture invariant: xtask depends on no workspace crate (tidy checks this too), so it
+//! builds in seconds and still runs when the crates it checks do not compile. It uses std only.
+
+mod ci;
+mod cmd;
+mod loom;
+mod tidy;
+
+#[cfg(test)]
+mod tests;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The usage text, for `help` and for mistakes.
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci                          everything CI runs, in order: tools, fmt, clippy, test, doc, tidy,
+                              loom (LOOM_MAX_PREEMPTIONS=2); stops at the first failure
+  loom [--preemptions N] [-- <test args>]
+                              the loom models of folio-vfs (vfs/tests/loom.rs) in release mode,
+                              LOOM_MAX_PREEMPTIONS=N (default 3), built in target/loom
+  tidy                        the workspace structure checks (layer graph, unsafe allow-list,
+                              //! docs, no mod.rs, file length)
+  help                        this text
+
+crash, bench and fuzz arrive with their issues; they are not implemented yet.";
+
+/// Preemption bound for a manual `cargo xtask loom`; CI uses [`loom::CI_PREEMPTIONS`].
+const MANUAL_PREEMPTIONS: u32 = 3;
+
+/// A parsed command line.
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    /// `cargo xtask ci`
+    Ci,
+    /// `cargo xtask loom [--preemptions N] [-- args]`
+    Loom {
+        /// `LOOM_MAX_PREEMPTIONS` for the run.
+        preemptions: u32,
+        /// Arguments for the test binary (after `--`).
+        test_args: Vec<String>,
+    },
+    /// `cargo xtask tidy`
+    Tidy,
+    /// `cargo xtask help`
+    Help,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match parse_args(&args) {
+        Ok(command) => command,
+        Err(message) => {
+            eprintln!("xtask: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let root = workspace_root();
+    let result = match command {
+        Command::Help => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Command::Ci => ci::run(&root),
+        Command::Loom { preemptions, test_args } => loom::run(&root, preemptions, &test_args),
+        Command::Tidy => tidy::run(&root),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses the arguments after `cargo xtask`.
+fn parse_args(args: &[String]) -> Result<Command, String> {
+    let Some((command, rest)) = args.split_first() else {
+        return Err("no command given".to_string());
+    };
+    match command.as_str() {
+        "help" | "-h" | "--help" => Ok(Command::Help),
+        "ci" => no_more_args("ci", rest).map(|()| Command::Ci),
+        "tidy" => no_more_args("tidy", rest).map(|()| Command::Tidy),
+        "loom" => parse_loom_args(rest),
+        "crash" | "bench" | "fuzz" => {
+            Err(format!("`{command}` is not implemented yet; it arrives with its issue"))
+        }
+        other => Err(format!("unknown command `{other}`")),
+    }
+}
+
+fn no_more_args(command: &str, rest: &[String]) -> Result<(), String> {
+    match rest.first() {
+        None => Ok(()),
+        Some(arg) => Err(format!("`{command}` takes no arguments (got `{arg}`)")),
+    }
+}
+
+fn parse_loom_args(args: &[String]) -> Result<Command, String> {
+    let mut preemptions = MANUAL_PREEMPTIONS;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--" {
+            let test_args = iter.cloned().collect();
+            return Ok(Command::Loom { preemptions, test_args });
+        }
+        let value = if arg == "--preemptions" {
+            iter.next().ok_or("`--preemptions` needs a number")?.as_str()
+        } else if let Some(value) = arg.strip_prefix("--preemptions=") {
+            value
+        } else {
+            return Err(format!(
+                "unknown argument `{arg}` for `loom` (test arguments go after `--`)"
+            ));
+        };
+        preemptions = value
+            .parse()
+            .map_err(|_| format!("`--preemptions` needs a non-negative number, got `{value}`"))?;
+    }
+    Ok(Command::Loom { preemptions, test_args: Vec::new() })
+}
+
+/// The workspace root: the parent of xtask's own manifest directory, fixed at compile time so
+/// `cargo xtask` works from any directory inside the workspace.
+fn workspace_root() -> PathBuf {
+    let xtask_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask_dir.parent().expect("xtask lives one level below the workspace root").to_path_buf()
+}
+
+/// The cargo that runs us (`$CARGO`, set by `cargo run`), so child builds use the same
+/// toolchain; plain `cargo` otherwise.
+fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"))
+}

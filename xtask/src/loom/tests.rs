@@ -1,0 +1,15 @@
+//! Tests of the loom runner's output reading.
+
+use super::passed_in;
+
+#[test]
+fn passed_count_is_read_from_libtest_summaries() {
+    let ok = "test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; \
+              finished in 1.20s\n";
+    assert_eq!(passed_in(ok), Some(3));
+    let failed = "test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured";
+    assert_eq!(passed_in(failed), Some(1));
+    assert_eq!(passed_in("test result: ok. 0 passed; 0 failed;"), Some(0));
+    assert_eq!(passed_in("running 3 tests"), None);
+    assert_eq!(passed_in("test models::header_retry ... ok"), None);
+}
