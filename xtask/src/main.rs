@@ -3,6 +3,7 @@
 //!
 //! * `ci` runs every check CI runs, in order, and stops at the first failure ([`ci`]).
 //! * `loom` runs the loom models of folio-vfs in their own target directory ([`loom`]).
+//! * `crash` runs the crash suites of folio-tests with a larger budget ([`crash`]).
 //! * `tidy` checks the workspace's structure: the layer graph, the `unsafe` allow-list, `//!`
 //!   docs, no `mod.rs`, file lengths ([`tidy`]). The same checks run as `#[test]`s.
 //!
@@ -11,6 +12,7 @@
 
 mod ci;
 mod cmd;
+mod crash;
 mod loom;
 mod tidy;
 
@@ -31,11 +33,15 @@ commands:
   loom [--preemptions N] [-- <test args>]
                               the loom models of folio-vfs (vfs/tests/loom.rs) in release mode,
                               LOOM_MAX_PREEMPTIONS=N (default 3), built in target/loom
+  crash [--seeds N] [--minutes M] [--replay SEED]
+                              the crash suites of folio-tests in release mode: N workloads swept
+                              over every crash point (CI: 4), plus M minutes of sampled runs;
+                              --replay runs the one run seed a failure printed
   tidy                        the workspace structure checks (layer graph, unsafe allow-list,
                               //! docs, no mod.rs, file length)
   help                        this text
 
-crash, bench and fuzz arrive with their issues; they are not implemented yet.";
+bench and fuzz arrive with their issues; they are not implemented yet.";
 
 /// Preemption bound for a manual `cargo xtask loom`; CI uses [`loom::CI_PREEMPTIONS`].
 const MANUAL_PREEMPTIONS: u32 = 3;
@@ -52,6 +58,8 @@ enum Command {
         /// Arguments for the test binary (after `--`).
         test_args: Vec<String>,
     },
+    /// `cargo xtask crash [--seeds N] [--minutes M] [--replay SEED]`
+    Crash(crash::Budget),
     /// `cargo xtask tidy`
     Tidy,
     /// `cargo xtask help`
@@ -75,6 +83,7 @@ fn main() -> ExitCode {
         }
         Command::Ci => ci::run(&root),
         Command::Loom { preemptions, test_args } => loom::run(&root, preemptions, &test_args),
+        Command::Crash(budget) => crash::run(&root, &budget),
         Command::Tidy => tidy::run(&root),
     };
     match result {
@@ -96,7 +105,8 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         "ci" => no_more_args("ci", rest).map(|()| Command::Ci),
         "tidy" => no_more_args("tidy", rest).map(|()| Command::Tidy),
         "loom" => parse_loom_args(rest),
-        "crash" | "bench" | "fuzz" => {
+        "crash" => crash::parse(rest).map(Command::Crash),
+        "bench" | "fuzz" => {
             Err(format!("`{command}` is not implemented yet; it arrives with its issue"))
         }
         other => Err(format!("unknown command `{other}`")),

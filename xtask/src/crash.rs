@@ -1,0 +1,105 @@
+//! `cargo xtask crash [--seeds N] [--minutes M] [--replay SEED]`: the crash suites of
+//! folio-tests (every test whose name contains `crash`) with a budget larger than CI's.
+//!
+//! The budget travels as environment variables the suites read: `FOLIO_CRASH_SEEDS` (workloads
+//! swept over every crash point), `FOLIO_CRASH_MINUTES` (extra randomly sampled runs) and
+//! `FOLIO_SEED` (replay exactly one run seed, as printed by a failing run).
+
+use std::process::Command;
+
+use crate::{cargo, cmd};
+use std::path::Path;
+
+/// The budget of one `cargo xtask crash`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Budget {
+    /// `--seeds N`.
+    pub(crate) seeds: Option<u64>,
+    /// `--minutes M`.
+    pub(crate) minutes: Option<u64>,
+    /// `--replay SEED` (decimal or `0x` hex, kept as written).
+    pub(crate) replay: Option<String>,
+}
+
+/// Parses the arguments after `crash`.
+pub(crate) fn parse(args: &[String]) -> Result<Budget, String> {
+    let mut budget = Budget::default();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let mut value =
+            |name: &str| iter.next().cloned().ok_or_else(|| format!("`{name}` needs a value"));
+        match arg.as_str() {
+            "--seeds" => budget.seeds = Some(number("--seeds", &value("--seeds")?)?),
+            "--minutes" => budget.minutes = Some(number("--minutes", &value("--minutes")?)?),
+            "--replay" => {
+                let seed = value("--replay")?;
+                number("--replay", &seed)?;
+                budget.replay = Some(seed);
+            }
+            other => return Err(format!("unknown argument `{other}` for `crash`")),
+        }
+    }
+    Ok(budget)
+}
+
+fn number(name: &str, value: &str) -> Result<u64, String> {
+    let parsed = match value.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => value.parse().ok(),
+    };
+    parsed.ok_or_else(|| format!("`{name}` needs a number, got `{value}`"))
+}
+
+/// Runs the crash suites with `budget`.
+pub(crate) fn run(root: &Path, budget: &Budget) -> Result<(), String> {
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root).args([
+        "test",
+        "-p",
+        "folio-tests",
+        "--release",
+        "--test",
+        "it",
+        "crash",
+        "--",
+        "--nocapture",
+    ]);
+    if let Some(seeds) = budget.seeds {
+        cmd.env("FOLIO_CRASH_SEEDS", seeds.to_string());
+    }
+    if let Some(minutes) = budget.minutes {
+        cmd.env("FOLIO_CRASH_MINUTES", minutes.to_string());
+    }
+    if let Some(seed) = &budget.replay {
+        cmd.env("FOLIO_SEED", seed);
+    }
+    cmd::run(&mut cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_every_knob() {
+        let budget =
+            parse(&args(&["--seeds", "50", "--minutes", "3", "--replay", "0x1f"])).unwrap();
+        assert_eq!(
+            budget,
+            Budget { seeds: Some(50), minutes: Some(3), replay: Some("0x1f".to_string()) }
+        );
+        assert_eq!(parse(&[]).unwrap(), Budget::default());
+    }
+
+    #[test]
+    fn rejects_bad_values_and_unknown_flags() {
+        assert!(parse(&args(&["--seeds"])).is_err());
+        assert!(parse(&args(&["--seeds", "many"])).is_err());
+        assert!(parse(&args(&["--replay", "0xzz"])).is_err());
+        assert!(parse(&args(&["--fast"])).is_err());
+    }
+}
