@@ -1,0 +1,256 @@
+//! The rollback journal's bytes (fact sheet §3.2–§3.4): headers, page records, the
+//! super-journal trailer. Every offset and byte order of the journal lives here.
+//!
+//! ```text
+//! header (one sector, at a multiple of the sector size):
+//!   0  magic d9 d5 05 f9 20 a1 63 d7      (zeros until the records are synced)
+//!   8  BE32 record count (0xffffffff: "compute from the file size")
+//!  12  BE32 checksum nonce
+//!  16  BE32 database size in pages when the transaction began
+//!  20  BE32 sector size of the writer
+//!  24  BE32 page size
+//!  28  zeros to the end of the sector
+//! record (4 + page size + 4 bytes):
+//!   BE32 page number | original page image | BE32 checksum (nonce + sampled bytes)
+//! super-journal trailer (at end of file):
+//!   BE32 lock-byte page number | name (UTF-8, no NUL) | BE32 name length
+//!   | BE32 name checksum | magic
+//! ```
+//!
+//! Decoding never panics on bytes read from disk: a header or record that does not verify is
+//! an [`EndOfJournal`] reason, which playback treats as the end of the journal, as SQLite does.
+
+/// The journal magic (pager.c `aJournalMagic`).
+pub const MAGIC: [u8; 8] = [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
+/// Record count meaning "as many records as fit in the file" (OFF, MEMORY, SAFE_APPEND).
+pub const RECORD_COUNT_FROM_FILE_SIZE: u32 = 0xffff_ffff;
+/// Bytes of a header that carry fields; the rest of its sector is zero.
+pub const HEADER_FIELDS_LEN: usize = 28;
+/// Bytes zeroed by a PERSIST-mode commit (`zeroJournalHdr`): everything but the padding.
+pub const PERSIST_ZEROED_LEN: usize = HEADER_FIELDS_LEN;
+/// Bytes written last, after the records are durable: magic and record count.
+pub const MAGIC_AND_COUNT_LEN: usize = 12;
+
+const OFF_MAGIC: usize = 0;
+const OFF_N_REC: usize = OFF_MAGIC + 8;
+const OFF_NONCE: usize = OFF_N_REC + 4;
+const OFF_DB_PAGES: usize = OFF_NONCE + 4;
+const OFF_SECTOR: usize = OFF_DB_PAGES + 4;
+const OFF_PAGE_SIZE: usize = OFF_SECTOR + 4;
+const _: () = assert!(OFF_PAGE_SIZE + 4 == HEADER_FIELDS_LEN);
+const _: () = assert!(OFF_NONCE == MAGIC_AND_COUNT_LEN);
+
+/// Smallest and largest page sizes (powers of two).
+pub const MIN_PAGE_SIZE: u32 = 512;
+/// Largest page size.
+pub const MAX_PAGE_SIZE: u32 = 65536;
+/// Smallest and largest sector sizes a journal header may claim.
+pub const MIN_SECTOR_SIZE: u32 = 32;
+/// Largest sector size (pager.c `MAX_SECTOR_SIZE`).
+pub const MAX_SECTOR_SIZE: u32 = 65536;
+
+/// Why decoding stopped: the journal ends here (not an error for playback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndOfJournal {
+    /// Fewer bytes than a header or record needs.
+    Short,
+    /// The header's first bytes are not the magic (zeroed, never synced, or garbage).
+    BadMagic,
+    /// The header claims a page size that is not a power of two in 512..=65536.
+    BadPageSize(u32),
+    /// The header claims a sector size that is not a power of two in 32..=65536.
+    BadSectorSize(u32),
+    /// A record for page 0.
+    PageZero,
+    /// A record for the lock-byte page (also the super-journal marker).
+    LockBytePage,
+    /// A record whose checksum does not match its page image.
+    BadChecksum,
+}
+
+/// A journal header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JournalHeader {
+    /// Records in this segment, or [`RECORD_COUNT_FROM_FILE_SIZE`].
+    pub n_rec: u32,
+    /// Seed of every record checksum in this segment.
+    pub nonce: u32,
+    /// Database size in pages when the transaction began.
+    pub db_orig_pages: u32,
+    /// Sector size of the writer (header size and alignment).
+    pub sector_size: u32,
+    /// Page size (0 from writers older than 3.5.8: use the database's).
+    pub page_size: u32,
+}
+
+fn be32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+fn put_be32(out: &mut [u8], at: usize, value: u32) {
+    out[at..at + 4].copy_from_slice(&value.to_be_bytes());
+}
+
+fn valid_page_size(size: u32) -> bool {
+    size.is_power_of_two() && (MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&size)
+}
+
+fn valid_sector_size(size: u32) -> bool {
+    size.is_power_of_two() && (MIN_SECTOR_SIZE..=MAX_SECTOR_SIZE).contains(&size)
+}
+
+impl JournalHeader {
+    /// Encodes the header into `out` (one sector: the fields, then zeros). With `with_magic`
+    /// false the magic and record count are zeros, as SQLite writes a header before the records
+    /// are synced.
+    ///
+    /// # Panics
+    /// If `out` is shorter than [`HEADER_FIELDS_LEN`] (a caller bug).
+    pub fn encode(&self, out: &mut [u8], with_magic: bool) {
+        assert!(out.len() >= HEADER_FIELDS_LEN, "journal header buffer too small");
+        out.fill(0);
+        if with_magic {
+            self.encode_magic_and_count(&mut out[..MAGIC_AND_COUNT_LEN]);
+        }
+        put_be32(out, OFF_NONCE, self.nonce);
+        put_be32(out, OFF_DB_PAGES, self.db_orig_pages);
+        put_be32(out, OFF_SECTOR, self.sector_size);
+        put_be32(out, OFF_PAGE_SIZE, self.page_size);
+    }
+
+    /// The 12 bytes written at the header's start once the records are durable.
+    pub fn encode_magic_and_count(&self, out: &mut [u8]) {
+        out[OFF_MAGIC..OFF_MAGIC + 8].copy_from_slice(&MAGIC);
+        put_be32(out, OFF_N_REC, self.n_rec);
+    }
+
+    /// Decodes a header, checking the magic and the page and sector sizes.
+    pub fn decode(bytes: &[u8]) -> Result<JournalHeader, EndOfJournal> {
+        let fields = bytes.get(..HEADER_FIELDS_LEN).ok_or(EndOfJournal::Short)?;
+        if fields[OFF_MAGIC..OFF_MAGIC + 8] != MAGIC {
+            return Err(EndOfJournal::BadMagic);
+        }
+        let header = JournalHeader {
+            n_rec: be32(fields, OFF_N_REC),
+            nonce: be32(fields, OFF_NONCE),
+            db_orig_pages: be32(fields, OFF_DB_PAGES),
+            sector_size: be32(fields, OFF_SECTOR),
+            page_size: be32(fields, OFF_PAGE_SIZE),
+        };
+        if header.page_size != 0 && !valid_page_size(header.page_size) {
+            return Err(EndOfJournal::BadPageSize(header.page_size));
+        }
+        if !valid_sector_size(header.sector_size) {
+            return Err(EndOfJournal::BadSectorSize(header.sector_size));
+        }
+        Ok(header)
+    }
+}
+
+/// The offset of the next header at or after `offset` (headers start on sector boundaries).
+pub fn header_offset(offset: u64, sector_size: u32) -> u64 {
+    offset.div_ceil(u64::from(sector_size)) * u64::from(sector_size)
+}
+
+/// Bytes of one page record.
+pub fn record_len(page_size: u32) -> u64 {
+    4 + u64::from(page_size) + 4
+}
+
+/// The lock-byte page's number for `page_size` (`PENDING_BYTE / page_size + 1`).
+pub fn lock_byte_page(page_size: u32) -> u32 {
+    (0x4000_0000 / page_size) + 1
+}
+
+/// SQLite's journal checksum (`pager_cksum`): the nonce plus the bytes at
+/// `len - 200, len - 400, …` (offsets above 0), modulo 2^32.
+pub fn checksum(nonce: u32, page: &[u8]) -> u32 {
+    let mut sum = nonce;
+    let mut i = page.len() as isize - 200;
+    while i > 0 {
+        sum = sum.wrapping_add(u32::from(page[i as usize]));
+        i -= 200;
+    }
+    sum
+}
+
+/// Encodes the record for page `page_no` with image `page` into `out`
+/// (`out.len() == record_len(page.len())`).
+pub fn encode_record(page_no: u32, page: &[u8], nonce: u32, out: &mut [u8]) {
+    assert_eq!(out.len() as u64, record_len(page.len() as u32), "record buffer size");
+    put_be32(out, 0, page_no);
+    out[4..4 + page.len()].copy_from_slice(page);
+    put_be32(out, 4 + page.len(), checksum(nonce, page));
+}
+
+/// A decoded page record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// The page it restores.
+    pub page_no: u32,
+    /// The original image.
+    pub page: &'a [u8],
+}
+
+/// Decodes one record of `page_size` from `bytes`, verifying it with `nonce`.
+pub fn decode_record(bytes: &[u8], page_size: u32, nonce: u32) -> Result<Record<'_>, EndOfJournal> {
+    let ps = page_size as usize;
+    let bytes = bytes.get(..ps + 8).ok_or(EndOfJournal::Short)?;
+    let page_no = be32(bytes, 0);
+    if page_no == 0 {
+        return Err(EndOfJournal::PageZero);
+    }
+    if page_no == lock_byte_page(page_size) {
+        return Err(EndOfJournal::LockBytePage);
+    }
+    let page = &bytes[4..4 + ps];
+    if be32(bytes, 4 + ps) != checksum(nonce, page) {
+        return Err(EndOfJournal::BadChecksum);
+    }
+    Ok(Record { page_no, page })
+}
+
+/// Encodes the super-journal trailer naming `super_journal` for a journal of `page_size`.
+pub fn encode_super_trailer(super_journal: &str, page_size: u32) -> Vec<u8> {
+    let name = super_journal.as_bytes();
+    let mut out = Vec::with_capacity(4 + name.len() + 16);
+    out.extend_from_slice(&lock_byte_page(page_size).to_be_bytes());
+    out.extend_from_slice(name);
+    out.extend_from_slice(&(name.len() as u32).to_be_bytes());
+    out.extend_from_slice(&name_checksum(name).to_be_bytes());
+    out.extend_from_slice(&MAGIC);
+    out
+}
+
+/// The trailer's name checksum: the sum of the name's bytes. SQLite sums them as C `char`,
+/// signed on x86; we do the same so non-ASCII names match x86 writers.
+fn name_checksum(name: &[u8]) -> u32 {
+    name.iter().fold(0u32, |sum, &b| sum.wrapping_add(b as i8 as i32 as u32))
+}
+
+/// The super-journal named by the trailer at the end of `journal` (the whole file), if a valid
+/// one is there (`readSuperJournal`): magic at EOF−8, checksum at EOF−12, length at EOF−16,
+/// the name before it, the lock-byte page number before that.
+pub fn decode_super_trailer(journal: &[u8], page_size: u32) -> Option<String> {
+    let len = journal.len();
+    if len < 16 || journal[len - 8..] != MAGIC {
+        return None;
+    }
+    let name_len = be32(journal, len - 16) as usize;
+    let sum = be32(journal, len - 12);
+    if name_len == 0 || name_len + 20 > len {
+        return None;
+    }
+    let name_at = len - 16 - name_len;
+    if be32(journal, name_at - 4) != lock_byte_page(page_size) {
+        return None;
+    }
+    let name = &journal[name_at..len - 16];
+    if name_checksum(name) != sum {
+        return None;
+    }
+    String::from_utf8(name.to_vec()).ok()
+}
+
+#[cfg(test)]
+mod tests;
