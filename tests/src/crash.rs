@@ -1,0 +1,307 @@
+//! The crash-test harness: run a seeded workload on the simulated disk, cut the power at a chosen
+//! or sampled point, reboot on the crash image, recover, and check the oracle:
+//!
+//! * the recovered state equals the state after some committed prefix of the workload;
+//! * where the subject promises durability, no step whose commit returned `Ok` is lost;
+//! * nothing half-committed is visible (a state that is no prefix's state is a violation);
+//! * the subject's own integrity checks pass during recovery.
+//!
+//! A run is named by one 64-bit **run seed**: the high 44 bits seed the workload and the disk,
+//! the low 20 bits pick the crash point (an index into "every write, then every sync" of the
+//! workload's dry run). `FOLIO_SEED=<run seed>` replays one run bit for bit.
+//!
+//! The subject is anything implementing [`Subject`]: today the toy commit protocol in
+//! [`toy`]; later the pager in each journal mode.
+
+pub mod toy;
+
+use folio_vfs::sim::{CrashAt, CrashImage, FaultKind, FaultOp, FaultRule, Rng, SimConfig, SimVfs};
+use std::fmt::{self, Debug};
+use std::time::{Duration, Instant};
+
+/// What a subject promises about steps whose commit returned `Ok`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Every acknowledged step survives a crash.
+    Full,
+    /// Acknowledged steps may be lost (a committed prefix is still required).
+    None,
+}
+
+/// A system under test: a workload of steps, a model of their effect, and recovery.
+pub trait Subject {
+    /// The observable state compared with the model after recovery.
+    type State: PartialEq + Debug + Clone;
+    /// One committed unit of work.
+    type Step: Debug + Clone;
+
+    /// A workload drawn from `rng`.
+    fn workload(&self, rng: &mut Rng) -> Vec<Self::Step>;
+    /// The state before any step.
+    fn initial_state(&self) -> Self::State;
+    /// The model: the state after `step` is committed on top of `state`.
+    fn model_apply(&self, state: &Self::State, step: &Self::Step) -> Self::State;
+    /// Prepares the disk before crash points are counted (create files, sync directories).
+    fn setup(&self, vfs: &SimVfs) -> Result<(), String>;
+    /// Performs and commits `step`; `Ok` is the acknowledgement the oracle holds it to.
+    fn run_step(&self, vfs: &SimVfs, step: &Self::Step) -> Result<(), folio_vfs::Error>;
+    /// Opens the store after a reboot or an error, recovers it, checks its integrity and
+    /// returns its state. Errors are integrity failures.
+    fn recover(&self, vfs: &SimVfs) -> Result<Self::State, String>;
+    /// What the subject promises for acknowledged steps.
+    fn durability(&self) -> Durability;
+    /// The simulated device to run on, for a given seed.
+    fn sim_config(&self, seed: u64) -> SimConfig {
+        SimConfig::new(seed)
+    }
+}
+
+const POINT_BITS: u32 = 20;
+
+/// Builds a run seed from a workload seed and a crash-point index.
+pub fn run_seed(workload_seed: u64, point: u64) -> u64 {
+    (workload_seed << POINT_BITS) | (point & ((1 << POINT_BITS) - 1))
+}
+
+fn split_seed(run_seed: u64) -> (u64, u64) {
+    (run_seed >> POINT_BITS, run_seed & ((1 << POINT_BITS) - 1))
+}
+
+/// One oracle violation, with what is needed to replay it.
+#[derive(Debug, Clone)]
+pub struct Violation {
+    /// Replays the run: `FOLIO_SEED=<run_seed>`.
+    pub run_seed: u64,
+    /// Where the power was cut (or which fault was injected).
+    pub at: String,
+    /// What the oracle saw.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FOLIO_SEED={:#x} ({}): {}", self.run_seed, self.at, self.detail)
+    }
+}
+
+/// What a sweep tried and found.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Runs made (one crash or one fault each).
+    pub runs: u64,
+    /// Violations found.
+    pub violations: Vec<Violation>,
+}
+
+impl Report {
+    fn merge(&mut self, other: Report) {
+        self.runs += other.runs;
+        self.violations.extend(other.violations);
+    }
+
+    /// Panics with every violation (and its replay seed) if there is one.
+    pub fn assert_clean(&self, what: &str) {
+        if !self.violations.is_empty() {
+            let lines: Vec<String> =
+                self.violations.iter().take(20).map(|v| v.to_string()).collect();
+            panic!(
+                "{what}: {} violation(s) in {} runs; replay with the seed shown:\n{}",
+                self.violations.len(),
+                self.runs,
+                lines.join("\n")
+            );
+        }
+    }
+}
+
+/// The committed states of a workload and its operation counts after setup.
+struct DryRun<S> {
+    states: Vec<S>,
+    writes: u64,
+    syncs: u64,
+    ops: Vec<(FaultOp, u64)>,
+}
+
+fn dry_run<T: Subject>(subject: &T, workload_seed: u64, steps: &[T::Step]) -> DryRun<T::State> {
+    let vfs = SimVfs::new(subject.sim_config(workload_seed));
+    subject.setup(&vfs).expect("setup on a healthy disk");
+    let before: Vec<(FaultOp, u64)> =
+        FaultOp::ALL.iter().map(|&op| (op, vfs.op_count(op))).collect();
+    let mut states = vec![subject.initial_state()];
+    for step in steps {
+        subject.run_step(&vfs, step).expect("a step on a healthy disk succeeds");
+        let next = subject.model_apply(states.last().expect("initial state"), step);
+        states.push(next);
+    }
+    let ops: Vec<(FaultOp, u64)> =
+        before.iter().map(|&(op, n)| (op, vfs.op_count(op) - n)).collect();
+    let count = |which| ops.iter().find(|(op, _)| *op == which).map_or(0, |&(_, n)| n);
+    DryRun { writes: count(FaultOp::Write), syncs: count(FaultOp::Sync), states, ops }
+}
+
+/// Checks a recovered state against the committed states: it must be state `k` with
+/// `acked <= k <= acked + 1` (the step in flight may or may not have committed) when the
+/// subject promises durability, or any `k <= acked + 1` when it does not.
+fn judge<S: PartialEq + Debug>(
+    states: &[S],
+    recovered: Result<S, String>,
+    acked: usize,
+    durability: Durability,
+) -> Result<(), String> {
+    let state = recovered.map_err(|e| format!("recovery or integrity check failed: {e}"))?;
+    let last = (acked + 1).min(states.len() - 1);
+    let first = if durability == Durability::Full { acked } else { 0 };
+    match (first..=last).find(|&k| states[k] == state) {
+        Some(_) => Ok(()),
+        None => {
+            let any = states.iter().position(|s| *s == state);
+            Err(match any {
+                Some(k) => format!(
+                    "recovered the state after {k} steps, but {acked} were acknowledged \
+                     (allowed {first}..={last})"
+                ),
+                None => format!(
+                    "recovered a state that no committed prefix has ({acked} steps \
+                     acknowledged): {state:?}"
+                ),
+            })
+        }
+    }
+}
+
+/// One crash run, before judgement.
+struct CrashRun<S> {
+    at: CrashAt,
+    image: CrashImage,
+    acked: usize,
+    states: Vec<S>,
+}
+
+fn crash_run<T: Subject>(subject: &T, run_seed: u64) -> Result<CrashRun<T::State>, String> {
+    let (workload_seed, point) = split_seed(run_seed);
+    let steps = subject.workload(&mut Rng::new(workload_seed));
+    let dry = dry_run(subject, workload_seed, &steps);
+    let total = dry.writes + dry.syncs;
+    assert!(total > 0, "the workload does no I/O");
+    let point = point % total;
+    let at = if point < dry.writes {
+        CrashAt::Write(point + 1)
+    } else {
+        CrashAt::Sync(point - dry.writes + 1)
+    };
+    let vfs = SimVfs::new(subject.sim_config(run_seed));
+    subject.setup(&vfs).map_err(|e| format!("setup failed: {e}"))?;
+    vfs.crash_at(match at {
+        CrashAt::Write(n) => CrashAt::Write(vfs.op_count(FaultOp::Write) + n),
+        CrashAt::Sync(n) => CrashAt::Sync(vfs.op_count(FaultOp::Sync) + n),
+    });
+    let mut acked = 0;
+    for step in &steps {
+        match subject.run_step(&vfs, step) {
+            Ok(()) => acked += 1,
+            Err(_) => break,
+        }
+    }
+    let image = vfs
+        .crash_image()
+        .ok_or_else(|| format!("{at:?}: the workload finished without reaching the crash point"))?;
+    Ok(CrashRun { at, image, acked, states: dry.states })
+}
+
+/// The crash image of the run named by `run_seed` (what a reboot finds), for replay checks
+/// and for handing the same image to stock sqlite3.
+pub fn crash_image<T: Subject>(subject: &T, run_seed: u64) -> CrashImage {
+    crash_run(subject, run_seed).unwrap_or_else(|e| panic!("run {run_seed:#x}: {e}")).image
+}
+
+/// Runs the single crash run named by `run_seed` and judges it.
+pub fn run_one<T: Subject>(subject: &T, run_seed: u64) -> Result<(), Violation> {
+    let run = crash_run(subject, run_seed).map_err(|detail| Violation {
+        run_seed,
+        at: "before the crash".into(),
+        detail,
+    })?;
+    let rebooted = SimVfs::from_image(&run.image, subject.sim_config(run_seed ^ 0xb007));
+    judge(&run.states, subject.recover(&rebooted), run.acked, subject.durability())
+        .map_err(|detail| Violation { run_seed, at: format!("{:?}", run.at), detail })
+}
+
+/// Every crash point of the workloads of `n_workloads` seeds starting at `first_seed`.
+pub fn sweep<T: Subject>(subject: &T, first_seed: u64, n_workloads: u64) -> Report {
+    let mut report = Report::default();
+    for workload_seed in first_seed..first_seed + n_workloads {
+        let steps = subject.workload(&mut Rng::new(workload_seed));
+        let dry = dry_run(subject, workload_seed, &steps);
+        for point in 0..dry.writes + dry.syncs {
+            report.runs += 1;
+            if let Err(v) = run_one(subject, run_seed(workload_seed, point)) {
+                report.violations.push(v);
+            }
+        }
+    }
+    report
+}
+
+/// Random runs (random workload seed and crash point) until `budget` has passed.
+pub fn sample_for<T: Subject>(subject: &T, rng: &mut Rng, budget: Duration) -> Report {
+    let start = Instant::now();
+    let mut report = Report::default();
+    while start.elapsed() < budget {
+        let seed = run_seed(rng.next_u64() >> (POINT_BITS + 1), rng.next_u64());
+        report.runs += 1;
+        if let Err(v) = run_one(subject, seed) {
+            report.violations.push(v);
+        }
+    }
+    report
+}
+
+/// An I/O error injected at each operation index of one workload, of every kind the workload
+/// performs: the failing step may fail, the application stops, and reopening on the same
+/// (still powered) disk must give a committed prefix that keeps every acknowledged step.
+pub fn fault_sweep<T: Subject>(subject: &T, workload_seed: u64, kind: FaultKind) -> Report {
+    let steps = subject.workload(&mut Rng::new(workload_seed));
+    let dry = dry_run(subject, workload_seed, &steps);
+    let mut report = Report::default();
+    for &(op, count) in &dry.ops {
+        for n in 1..=count {
+            report.runs += 1;
+            let vfs = SimVfs::new(subject.sim_config(workload_seed));
+            let at = format!("{kind:?} at {op:?} #{n} after setup");
+            let violation = |detail: String| Violation {
+                run_seed: run_seed(workload_seed, 0),
+                at: at.clone(),
+                detail,
+            };
+            if let Err(e) = subject.setup(&vfs) {
+                report.violations.push(violation(format!("setup failed: {e}")));
+                continue;
+            }
+            vfs.add_fault(FaultRule::once(op, vfs.op_count(op) + n, kind));
+            let mut acked = 0;
+            for step in &steps {
+                match subject.run_step(&vfs, step) {
+                    Ok(()) => acked += 1,
+                    Err(_) => break,
+                }
+            }
+            vfs.clear_faults();
+            if let Err(detail) = judge(&dry.states, subject.recover(&vfs), acked, Durability::Full)
+            {
+                report.violations.push(violation(detail));
+            }
+        }
+    }
+    report
+}
+
+/// Sweeps several workloads, for [`fault_sweep`] over every fault kind that makes sense.
+pub fn fault_sweeps<T: Subject>(subject: &T, first_seed: u64, n_workloads: u64) -> Report {
+    let mut report = Report::default();
+    for seed in first_seed..first_seed + n_workloads {
+        for kind in [FaultKind::Io, FaultKind::DiskFull, FaultKind::ShortWrite] {
+            report.merge(fault_sweep(subject, seed, kind));
+        }
+    }
+    report
+}

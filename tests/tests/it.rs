@@ -1,0 +1,19 @@
+//! The one cross-crate test binary of folio-tests; each suite is a module under `it/`.
+//!
+//! * `lock_interop`: the database-file lock protocol against stock sqlite3 in another process,
+//!   both directions, including the close pitfall of POSIX locks (fact sheet §2).
+//! * `shm_interop`: the `-shm` lock slots and dead-man switch against stock sqlite3
+//!   (fact sheet §5.6, §5.7, §11).
+//! * `crash_harness`: the crash-test harness proving itself on the toy commit protocol.
+//! * `support`: the fact sheet's offsets and small helpers both suites use.
+
+// The suites live in `it/` beside this file; a test crate's root resolves `mod x;` to `x.rs`
+// next to it, hence the paths.
+#[path = "it/crash_harness.rs"]
+mod crash_harness;
+#[path = "it/lock_interop.rs"]
+mod lock_interop;
+#[path = "it/shm_interop.rs"]
+mod shm_interop;
+#[path = "it/support.rs"]
+mod support;
