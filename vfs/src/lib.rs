@@ -340,7 +340,10 @@ pub trait VfsFile: Send + Sync {
 
     /// Maps wal-index region `region` (32 KiB each, see [`SHM_REGION_SIZE`]). If the `-shm`
     /// file is too small: with `extend` it is grown, else `Ok(None)`. The first mapping of a
-    /// database in a process opens the `-shm` file and runs the dead-man-switch protocol.
+    /// database in a process opens the `-shm` file and runs the dead-man-switch protocol: when
+    /// no process is using the database, stale contents are discarded. As in SQLite, the OS VFS
+    /// does that by truncating the file to 3 bytes, so nothing may rely on bytes 0..3 being zero
+    /// afterwards (the wal-index header is validated by its checksum anyway).
     fn shm_map(&self, region: u32, extend: bool) -> Result<Option<ShmRegion>> {
         let _ = (region, extend);
         Err(self.unsupported(Op::ShmMap, "this VFS has no shared memory"))

@@ -213,7 +213,18 @@ impl<X> InodeLocks<X> {
             false
         } else {
             let range = if want == Reserved { ByteRange::RESERVED } else { ByteRange::SHARED };
-            os.set(range, RecordLock::Write)?
+            match os.set(range, RecordLock::Write) {
+                Ok(granted) => granted,
+                Err(e) => {
+                    // The PENDING write lock is held whatever went wrong: record it, as SQLite
+                    // does for any failed EXCLUSIVE, so that unlocking releases it.
+                    if want == Exclusive {
+                        *held = Pending;
+                        inode.level = Pending;
+                    }
+                    return Err(e);
+                }
+            }
         };
         if granted {
             *held = want;

@@ -198,6 +198,7 @@ pub struct OsFile {
     /// Journals and WALs we created sync their directory on their first sync, so the new
     /// name is durable (SQLite's `UNIXFILE_DIRSYNC`).
     sync_dir_pending: AtomicBool,
+    id: FileId,
     inode: Arc<Inode>,
     lock: Mutex<LockLevel>,
     shm: Mutex<Option<shm::ShmConn>>,
@@ -273,13 +274,15 @@ impl OsFile {
         }
         let created_log = flags.create
             && matches!(flags.kind, FileKind::MainJournal | FileKind::Wal | FileKind::SuperJournal);
-        let inode = inode_for(FileId { dev: meta.dev(), ino: meta.ino() });
+        let id = FileId { dev: meta.dev(), ino: meta.ino() };
+        let inode = inode_for(id);
         Ok(OsFile {
             file: Some(file),
             path,
             read_only,
             delete_on_close: flags.delete_on_close,
             sync_dir_pending: AtomicBool::new(created_log),
+            id,
             inode,
             lock: Mutex::new(LockLevel::None),
             shm: Mutex::new(None),
@@ -300,6 +303,12 @@ impl OsFile {
             return Err(Error::ReadOnly { op, path: self.path.clone() });
         }
         Ok(())
+    }
+
+    /// The identity of whatever file `path` names now.
+    fn id_of_path(&self) -> Option<FileId> {
+        let meta = std::fs::metadata(&self.path).ok()?;
+        Some(FileId { dev: meta.dev(), ino: meta.ino() })
     }
 
     /// True if the file was opened (or fell back to) read-only.
@@ -445,7 +454,8 @@ impl Drop for OsFile {
                 drop(file);
             }
         }
-        if self.delete_on_close {
+        if self.delete_on_close && self.id_of_path() == Some(self.id) {
+            // Only if the name still refers to our file, not to one created later under it.
             let _ = std::fs::remove_file(&self.path);
         }
     }

@@ -191,3 +191,15 @@ fn randomness_differs_between_calls() {
     vfs.randomness(&mut b).unwrap();
     assert_ne!(a, b);
 }
+
+#[test]
+fn delete_on_close_never_removes_a_newer_file_with_the_same_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scratch");
+    let vfs = OsVfs::new();
+    let old = vfs.open(Some(&path), OpenFlags::create(FileKind::TempDb).delete_on_close()).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, b"someone else's").unwrap();
+    drop(old);
+    assert_eq!(std::fs::read(&path).unwrap(), b"someone else's");
+}
