@@ -1,6 +1,6 @@
 //! folio-journal: SQLite's rollback journal (`<db>-journal`), byte for byte.
 //!
-//! Done so far: [`format`], the codec of the journal's bytes (headers, page records with
+//! Done so far: [`format`](mod@format), the codec of the journal's bytes (headers, page records with
 //! SQLite's sampled checksum, the super-journal trailer). Still to come (the rollback-journal
 //! issue): the writer, hot-journal detection by SQLite's exact rules, and playback.
 //!

@@ -28,6 +28,8 @@ pub mod lock;
 pub mod memory;
 #[cfg(all(unix, not(loom)))]
 pub mod os;
+#[cfg(not(loom))]
+pub mod rng;
 pub mod shm;
 #[cfg(not(loom))]
 pub mod sim;

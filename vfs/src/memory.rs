@@ -1,26 +1,25 @@
 //! The memory VFS: files that live in the heap, shared by every handle opened through the same
 //! [`MemoryVfs`] value (or a clone of it), with the OS VFS's lock and shared-memory semantics.
 //!
-//! * One [`Node`] per file (the memory VFS's inode): its bytes in an `RwLock<Vec<u8>>`, its
-//!   database locks in an [`InodeLocks`] with [`NoProcessLocks`] (nothing outside the process
-//!   can see these files, so the in-process table is the whole truth), and its shared memory.
+//! * One node per file (the memory VFS's inode): its bytes in an `RwLock<Vec<u8>>`, and its
+//!   database locks and shared memory in a [`LocalInode`] (nothing outside the process can see
+//!   these files, so the in-process tables are the whole truth).
 //! * A file's name lives in the [`MemoryVfs`]'s table; [`Vfs::delete`] removes the name only, so
 //!   open handles keep their data, as after `unlink`.
-//! * Shared memory: one shm node per database file, shared by the handles that mapped it, with
-//!   heap regions ([`ShmRegion::heap`]) and [`ShmLocks`] for the eight slots. When the last
-//!   handle unmaps, the node is dropped, so the next first mapper starts from zeroed memory: the
-//!   effect of the OS VFS's dead-man switch (fact sheet §5.7).
+//! * Shared memory ([`crate::local`]): one shm node per database file, shared by the handles
+//!   that mapped it, with heap regions ([`ShmRegion::heap`]) and the eight slot locks. When the
+//!   last handle unmaps, the node is dropped, so the next first mapper starts from zeroed memory:
+//!   the effect of the OS VFS's dead-man switch (fact sheet §5.7).
 //! * No memory mapping: [`VfsFile::fetch`] always answers `None` and the mmap cap is 0, so the
 //!   pager reads every page through [`VfsFile::read_at`].
 //! * There are no directories: any path names a file, and [`Vfs::full_path`] only makes it
 //!   absolute and removes `.` and `..` lexically. Paths that normalise alike are the same file.
 //!
-//! Lock order: a handle's lock level, then its node's [`InodeLocks`]; a handle's shm attachment,
-//! then its node's shm state, then the shm node's regions or slots. The VFS's name table is never
-//! held while any of those is taken.
+//! Lock order: as in [`crate::local`]. The VFS's name table is never held while any of those
+//! is taken.
 
-use crate::lock::{InodeLocks, NoProcessLocks};
-use crate::shm::{HeldSlots, ShmLocks};
+use crate::local::{LocalHandle, LocalInode};
+use crate::rng::Rng;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::{Arc, Mutex, RwLock};
 use crate::{
@@ -55,7 +54,7 @@ struct FileSystem {
     files: Mutex<HashMap<PathBuf, Arc<Node>>>,
     /// Counter for the names of temporary files.
     next_temp: AtomicU64,
-    rng: Mutex<SplitMix64>,
+    rng: Mutex<Rng>,
     sector_size: u32,
     device_characteristics: DeviceCharacteristics,
 }
@@ -64,27 +63,7 @@ struct FileSystem {
 #[derive(Default)]
 struct Node {
     data: RwLock<Vec<u8>>,
-    locks: InodeLocks,
-    shm: Mutex<ShmState>,
-}
-
-/// The shared memory of one database file: present while at least one handle has it mapped.
-#[derive(Default)]
-struct ShmState {
-    node: Option<Arc<ShmNode>>,
-    n_mapped: usize,
-}
-
-#[derive(Default)]
-struct ShmNode {
-    regions: Mutex<Vec<ShmRegion>>,
-    locks: ShmLocks,
-}
-
-/// A handle's link to its file's shm node and the slots it holds.
-struct ShmAttachment {
-    node: Arc<ShmNode>,
-    held: HeldSlots,
+    locks: Arc<LocalInode>,
 }
 
 /// An open file of a [`MemoryVfs`].
@@ -98,8 +77,7 @@ struct MemoryFile {
     kind: FileKind,
     writable: bool,
     delete_on_close: bool,
-    lock: Mutex<LockLevel>,
-    shm: Mutex<Option<ShmAttachment>>,
+    handle: LocalHandle,
 }
 
 impl Default for MemoryVfs {
@@ -184,7 +162,7 @@ impl MemoryVfsBuilder {
             fs: Arc::new(FileSystem {
                 files: Mutex::new(HashMap::new()),
                 next_temp: AtomicU64::new(0),
-                rng: Mutex::new(SplitMix64(seed)),
+                rng: Mutex::new(Rng::new(seed)),
                 sector_size: self.sector_size,
                 device_characteristics: self.device_characteristics,
             }),
@@ -254,14 +232,13 @@ impl Vfs for MemoryVfs {
         };
         Ok(Box::new(MemoryFile {
             fs: Arc::clone(&self.fs),
+            handle: LocalHandle::new(Arc::clone(&node.locks)),
             node,
             path,
             key,
             kind: flags.kind,
             writable: flags.write,
             delete_on_close: flags.delete_on_close,
-            lock: Mutex::new(LockLevel::None),
-            shm: Mutex::new(None),
         }))
     }
 
@@ -291,11 +268,7 @@ impl Vfs for MemoryVfs {
     /// [`MemoryVfsBuilder::seed`]). Good enough for WAL salts and unique names; **not
     /// cryptographic**.
     fn randomness(&self, buf: &mut [u8]) -> Result<()> {
-        let mut rng = self.fs.rng.lock();
-        for chunk in buf.chunks_mut(8) {
-            let bytes = rng.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
+        self.fs.rng.lock().fill(buf);
         Ok(())
     }
 
@@ -319,17 +292,6 @@ impl MemoryFile {
         } else {
             Err(self.unsupported(op, "only the main database file has shared memory"))
         }
-    }
-
-    /// This handle's attachment to its file's shm node, attaching (and creating the node, zeroed,
-    /// if no handle has it) on first use (the first `shm_map`).
-    fn attach<'a>(&self, attachment: &'a mut Option<ShmAttachment>) -> &'a mut ShmAttachment {
-        attachment.get_or_insert_with(|| {
-            let mut state = self.node.shm.lock();
-            let node = Arc::clone(state.node.get_or_insert_with(Default::default));
-            state.n_mapped += 1;
-            ShmAttachment { node, held: HeldSlots::default() }
-        })
     }
 
     /// A byte count or offset as an index into the data, or EFBIG.
@@ -393,21 +355,19 @@ impl VfsFile for MemoryFile {
     }
 
     fn lock(&self, level: LockLevel) -> Result<()> {
-        let mut held = self.lock.lock();
-        self.node.locks.lock(&mut held, level, &NoProcessLocks, &self.path)
+        self.handle.lock(level, &self.path)
     }
 
     fn unlock(&self, level: LockLevel) -> Result<()> {
-        let mut held = self.lock.lock();
-        self.node.locks.unlock(&mut held, level, &NoProcessLocks, &self.path, |_| {})
+        self.handle.unlock(level, &self.path)
     }
 
     fn lock_level(&self) -> LockLevel {
-        *self.lock.lock()
+        self.handle.lock_level()
     }
 
     fn check_reserved_lock(&self) -> Result<bool> {
-        self.node.locks.check_reserved(&NoProcessLocks)
+        self.handle.check_reserved()
     }
 
     fn sector_size(&self) -> u32 {
@@ -422,46 +382,20 @@ impl VfsFile for MemoryFile {
     /// process could be harmed).
     fn shm_map(&self, region: u32, extend: bool) -> Result<Option<ShmRegion>> {
         self.require_shm(Op::ShmMap)?;
-        let mut attachment = self.shm.lock();
-        let attachment = self.attach(&mut attachment);
-        let mut regions = attachment.node.regions.lock();
-        let idx = region as usize;
-        if idx >= regions.len() {
-            if !extend {
-                return Ok(None);
-            }
-            regions.resize_with(idx + 1, ShmRegion::heap);
-        }
-        Ok(Some(regions[idx].clone()))
+        self.handle.shm_map(region, extend)
     }
 
     /// Slots can be locked only once the handle has mapped (as in SQLite, where `xShmLock`
     /// needs the connection's `unixShm` that `xShmMap` creates): before that, [`Error::Misuse`].
     fn shm_lock(&self, slot: usize, n: usize, kind: ShmLockKind) -> Result<()> {
         self.require_shm(Op::ShmLock)?;
-        let mut attachment = self.shm.lock();
-        let Some(attachment) = attachment.as_mut() else {
-            return Err(Error::Misuse {
-                path: self.path.clone(),
-                what: "shm_lock before shm_map".into(),
-            });
-        };
-        attachment.node.locks.lock(&mut attachment.held, slot, n, kind, &NoProcessLocks, &self.path)
+        self.handle.shm_lock(slot, n, kind, &self.path)
     }
 
     /// Releases this handle's slots and detaches it; the last handle to detach drops the shm
     /// node. `delete` changes nothing: there is no `-shm` file, and a dropped node is gone.
     fn shm_unmap(&self, _delete: bool) -> Result<()> {
-        let mut attachment = self.shm.lock();
-        if let Some(mut attachment) = attachment.take() {
-            attachment.node.locks.release_all(&mut attachment.held, &NoProcessLocks, &self.path)?;
-            let mut state = self.node.shm.lock();
-            state.n_mapped -= 1;
-            if state.n_mapped == 0 {
-                state.node = None;
-            }
-        }
-        Ok(())
+        self.handle.shm_unmap(&self.path).map(|_last| ())
     }
 
     /// The memory VFS never maps: the cap is always 0.
@@ -478,15 +412,9 @@ impl VfsFile for MemoryFile {
 
 impl Drop for MemoryFile {
     fn drop(&mut self) {
-        // Neither step can fail: `NoProcessLocks` never refuses or errs, and NONE is a legal
-        // target from any level.
-        let released = self.shm_unmap(false);
-        debug_assert!(released.is_ok(), "memory shm unmap failed: {released:?}");
-        let mut held = self.lock.lock();
-        let unlocked =
-            self.node.locks.unlock(&mut held, LockLevel::None, &NoProcessLocks, &self.path, |_| {});
-        debug_assert!(unlocked.is_ok(), "memory unlock failed: {unlocked:?}");
-        drop(held);
+        // Cannot fail: no process locks are involved, and NONE is a legal target from any level.
+        let released = self.handle.release(&self.path);
+        debug_assert!(released.is_ok(), "memory handle release failed: {released:?}");
         if self.delete_on_close {
             let mut files = self.fs.files.lock();
             // Only if the name still means this file: it may have been deleted and re-created.
@@ -519,21 +447,7 @@ fn fresh_seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    SplitMix64(nanos ^ count.rotate_left(32)).next_u64()
-}
-
-/// Vigna's splitmix64: small, fast, statistically fine, not cryptographic.
-#[derive(Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
+    Rng::new(nanos ^ count.rotate_left(32)).next_u64()
 }
 
 #[cfg(test)]

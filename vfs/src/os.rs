@@ -193,6 +193,7 @@ pub struct OsFile {
     /// Always `Some` until `drop`, which closes it or parks it on the inode.
     file: Option<File>,
     path: PathBuf,
+    kind: FileKind,
     read_only: bool,
     delete_on_close: bool,
     /// Journals and WALs we created sync their directory on their first sync, so the new
@@ -279,6 +280,7 @@ impl OsFile {
         Ok(OsFile {
             file: Some(file),
             path,
+            kind: flags.kind,
             read_only,
             delete_on_close: flags.delete_on_close,
             sync_dir_pending: AtomicBool::new(created_log),
@@ -396,6 +398,11 @@ impl VfsFile for OsFile {
     }
 
     fn shm_map(&self, region: u32, extend: bool) -> Result<Option<ShmRegion>> {
+        if !self.kind.is_main_db() {
+            return Err(
+                self.unsupported(Op::ShmMap, "only the main database file has shared memory")
+            );
+        }
         let mut conn = self.shm.lock();
         if conn.is_none() {
             *conn = Some(shm::ShmConn::open(&self.inode, &self.path)?);

@@ -20,11 +20,10 @@
 
 mod disk;
 mod fault;
-mod rng;
 
+pub use crate::rng::Rng;
 pub use disk::CrashImage;
 pub use fault::{FaultKind, FaultOp, FaultRule};
-pub use rng::Rng;
 
 use crate::local::{LocalHandle, LocalInode};
 use crate::shm::{ShmLockKind, ShmRegion};
@@ -316,6 +315,7 @@ impl Vfs for SimVfs {
             vfs: self.clone(),
             file,
             path,
+            kind: flags.kind,
             read_only: !flags.write,
             delete_on_close: flags.delete_on_close,
             sync_dir_pending: AtomicBool::new(created_log),
@@ -365,6 +365,7 @@ pub struct SimFile {
     vfs: SimVfs,
     file: FileNo,
     path: PathBuf,
+    kind: FileKind,
     read_only: bool,
     delete_on_close: bool,
     sync_dir_pending: AtomicBool,
@@ -507,6 +508,11 @@ impl VfsFile for SimFile {
     }
 
     fn shm_map(&self, region: u32, extend: bool) -> Result<Option<ShmRegion>> {
+        if !self.kind.is_main_db() {
+            return Err(
+                self.unsupported(Op::ShmMap, "only the main database file has shared memory")
+            );
+        }
         let (st, fault) = self.begin(FaultOp::ShmMap)?;
         drop(st);
         if let Some(kind) = fault {

@@ -155,6 +155,7 @@ macro_rules! conformance {
             locks::read_only_handle_can_read_lock,
             shm::map_without_extend_finds_nothing_new,
             shm::shm_lock_before_map_is_misuse,
+            shm::only_the_main_database_has_shared_memory,
             shm::extend_creates_regions_up_to_the_one_asked,
             shm::handles_see_each_others_stores,
             shm::slot_lock_matrix,

@@ -9,7 +9,7 @@
 //!   torn sector by sector into new bytes, old bytes and garbage, within the limits the device
 //!   advertises. The result is a [`CrashImage`]: the files a reboot would find.
 
-use super::rng::Rng;
+use crate::rng::Rng;
 use crate::DeviceCharacteristics as Dc;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

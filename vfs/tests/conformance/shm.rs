@@ -48,6 +48,14 @@ pub fn shm_lock_before_map_is_misuse(env: &Env) {
     ok(&*a, 0, 1, Exclusive);
 }
 
+pub fn only_the_main_database_has_shared_memory(env: &Env) {
+    let journal = env
+        .open("j.db-journal", folio_vfs::OpenFlags::create(folio_vfs::FileKind::MainJournal))
+        .unwrap();
+    let err = journal.shm_map(0, true).unwrap_err();
+    assert!(matches!(err, folio_vfs::Error::Unsupported { .. }), "{err:?}");
+}
+
 pub fn extend_creates_regions_up_to_the_one_asked(env: &Env) {
     let a = env.db("x.db");
     let r2 = map(&*a, 2, true).unwrap();
