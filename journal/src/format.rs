@@ -126,8 +126,18 @@ impl JournalHeader {
 
     /// Decodes a header, checking the magic and the page and sector sizes.
     pub fn decode(bytes: &[u8]) -> Result<JournalHeader, EndOfJournal> {
+        Self::decode_checking_magic(bytes, true)
+    }
+
+    /// Decodes a header; without `check_magic` a header whose magic was never written (the
+    /// current transaction's own, before its first sync) is accepted, as SQLite's
+    /// `readJournalHdr` does for a connection rolling back its own journal.
+    pub fn decode_checking_magic(
+        bytes: &[u8],
+        check_magic: bool,
+    ) -> Result<JournalHeader, EndOfJournal> {
         let fields = bytes.get(..HEADER_FIELDS_LEN).ok_or(EndOfJournal::Short)?;
-        if fields[OFF_MAGIC..OFF_MAGIC + 8] != MAGIC {
+        if check_magic && fields[OFF_MAGIC..OFF_MAGIC + 8] != MAGIC {
             return Err(EndOfJournal::BadMagic);
         }
         let header = JournalHeader {
@@ -226,6 +236,21 @@ pub fn encode_super_trailer(super_journal: &str, page_size: u32) -> Vec<u8> {
 /// signed on x86; we do the same so non-ASCII names match x86 writers.
 fn name_checksum(name: &[u8]) -> u32 {
     name.iter().fold(0u32, |sum, &b| sum.wrapping_add(b as i8 as i32 as u32))
+}
+
+/// Bytes at the very end of a journal that locate a super-journal trailer: name length,
+/// checksum, magic.
+pub const SUPER_TRAILER_TAIL_LEN: usize = 16;
+
+/// The whole trailer's length given the last [`SUPER_TRAILER_TAIL_LEN`] bytes of a journal, if
+/// they can end one (the caller then reads that many bytes and calls [`decode_super_trailer`]).
+pub fn super_trailer_len(tail: &[u8]) -> Option<u64> {
+    let tail = tail.get(..SUPER_TRAILER_TAIL_LEN)?;
+    if tail[8..] != MAGIC {
+        return None;
+    }
+    let name_len = be32(tail, 0);
+    (name_len > 0).then(|| u64::from(name_len) + 4 + SUPER_TRAILER_TAIL_LEN as u64)
 }
 
 /// The super-journal named by the trailer at the end of `journal` (the whole file), if a valid

@@ -18,6 +18,9 @@ Commands:
                             (LEN 0 = to the end): `ok none`, or
                             `ok rd|wr <start> <len> <pid>` for a conflicting lock that
                             *another* process holds (POSIX never reports our own locks)
+  crash                     reply `ok`, then exit at once with every connection and
+                            transaction still open (os._exit): what a killed process
+                            leaves, e.g. a hot rollback journal                  -> ok
   quit                      exit                                                   -> ok
 A malformed command gets `bad <why>`.
 
@@ -107,7 +110,7 @@ def handle(line, db_path, conns, fds):
             raise Bad("usage: getlk FILE START LEN")
         path, start, length = parts
         return getlk(fds, path, int(start), int(length))
-    if verb == "quit":
+    if verb in ("quit", "crash"):
         return "ok"
     raise Bad(f"unknown command {verb!r}")
 
@@ -131,6 +134,10 @@ def main():
         print(reply, flush=True)
         if line == "quit":
             break
+        if line == "crash":
+            # No close, no rollback, no atexit handlers: the kernel drops the locks and the
+            # files stay exactly as SQLite left them mid-transaction.
+            os._exit(9)
 
 
 if __name__ == "__main__":

@@ -234,6 +234,18 @@ impl SqliteChild {
     }
 }
 
+impl SqliteChild {
+    /// Makes the child exit at once with its connections and transactions open, as a killed
+    /// process would (no rollback, no close), and waits until it is gone: its locks are released
+    /// and its files are left exactly as SQLite had them.
+    pub fn crash(mut self) {
+        assert_eq!(self.cmd("crash"), "ok", "crash");
+        self.stdin = None;
+        // `os._exit` follows the reply at once and cannot block, so this wait is bounded.
+        self.child.wait().expect("waiting for the crashed sqlite3 child");
+    }
+}
+
 impl Drop for SqliteChild {
     fn drop(&mut self) {
         // Killing is enough: the kernel drops the child's locks and its connections need no
