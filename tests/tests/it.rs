@@ -1,5 +1,6 @@
 //! The one cross-crate test binary of folio-tests; each suite is a module under `it/`.
 //!
+//! * `header_interop`: the database-header codec against files written by stock sqlite3.
 //! * `journal_interop`: the journal codec against journals written by stock sqlite3.
 //! * `lock_interop`: the database-file lock protocol against stock sqlite3 in another process,
 //!   both directions, including the close pitfall of POSIX locks (fact sheet §2).
@@ -12,6 +13,8 @@
 // next to it, hence the paths.
 #[path = "it/crash_harness.rs"]
 mod crash_harness;
+#[path = "it/header_interop.rs"]
+mod header_interop;
 #[path = "it/journal_interop.rs"]
 mod journal_interop;
 #[path = "it/lock_interop.rs"]
