@@ -122,6 +122,20 @@ impl OpenFlags {
     pub fn delete_on_close(self) -> Self {
         OpenFlags { delete_on_close: true, ..self }
     }
+
+    /// The flags every VFS uses for a temporary file (`open(None, ..)`): a fresh file, read-write,
+    /// deleted on close, whatever else was asked.
+    pub fn for_temp_file(self) -> Self {
+        OpenFlags { write: true, create: true, exclusive: true, delete_on_close: true, ..self }
+    }
+
+    /// True if a file opened this way must sync its directory on its first sync: a journal, WAL
+    /// or super-journal this open creates, so that its name is durable (SQLite's unix VFS sets
+    /// `UNIXFILE_DIRSYNC` for exactly these).
+    pub fn syncs_directory_on_first_sync(self) -> bool {
+        self.create
+            && matches!(self.kind, FileKind::MainJournal | FileKind::Wal | FileKind::SuperJournal)
+    }
 }
 
 /// What [`Vfs::access`] asks.

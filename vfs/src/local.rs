@@ -103,17 +103,11 @@ impl LocalHandle {
         }
     }
 
-    /// [`crate::VfsFile::shm_unmap`]: releases this handle's slots and leaves the node. Returns
-    /// true when this was the last handle on the node (the caller deletes the `-shm` name if it
-    /// keeps one and `delete` was asked).
-    pub fn shm_unmap(&self, path: &Path) -> Result<bool> {
-        let Some((node, mut held)) = self.shm.lock().take() else { return Ok(false) };
-        let released = node.locks.release_all(&mut held, &NoProcessLocks, path);
-        let slot = self.inode.shm.lock();
-        let last = Arc::strong_count(&node) == 1;
-        drop(node);
-        drop(slot);
-        released.map(|()| last)
+    /// [`crate::VfsFile::shm_unmap`]: releases this handle's slots and leaves the node; the
+    /// node (its memory) goes with the last handle. There is no `-shm` file to delete.
+    pub fn shm_unmap(&self, path: &Path) -> Result<()> {
+        let Some((node, mut held)) = self.shm.lock().take() else { return Ok(()) };
+        node.locks.release_all(&mut held, &NoProcessLocks, path)
     }
 
     /// Releases everything this handle holds (for `Drop`).

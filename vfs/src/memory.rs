@@ -180,16 +180,7 @@ impl Vfs for MemoryVfs {
     fn open(&self, path: Option<&Path>, flags: OpenFlags) -> Result<Box<dyn VfsFile>> {
         let (path, flags) = match path {
             Some(path) => (path.to_path_buf(), flags),
-            None => {
-                let temp = OpenFlags {
-                    write: true,
-                    create: true,
-                    exclusive: true,
-                    delete_on_close: true,
-                    ..flags
-                };
-                (self.temp_name(), temp)
-            }
+            None => (self.temp_name(), flags.for_temp_file()),
         };
         if (flags.create && !flags.write) || (flags.exclusive && !flags.create) {
             return Err(Error::Misuse {
@@ -395,7 +386,7 @@ impl VfsFile for MemoryFile {
     /// Releases this handle's slots and detaches it; the last handle to detach drops the shm
     /// node. `delete` changes nothing: there is no `-shm` file, and a dropped node is gone.
     fn shm_unmap(&self, _delete: bool) -> Result<()> {
-        self.handle.shm_unmap(&self.path).map(|_last| ())
+        self.handle.shm_unmap(&self.path)
     }
 
     /// The memory VFS never maps: the cap is always 0.

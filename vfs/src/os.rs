@@ -21,7 +21,7 @@ use crate::shm::{ShmLockKind, ShmRegion};
 use crate::sync::{Arc, Mutex};
 use crate::{
     AccessCheck, DeviceCharacteristics, Error, FileKind, MappedPage, Op, OpenFlags, ReadOutcome,
-    Result, SyncFlags, Vfs, VfsFile, DEFAULT_SECTOR_SIZE,
+    Result, SyncFlags, Vfs, VfsFile,
 };
 use fcntl::FcntlLocks;
 use std::collections::HashMap;
@@ -219,16 +219,7 @@ impl OsFile {
     fn open(path: Option<&Path>, flags: OpenFlags) -> Result<OsFile> {
         let (path, flags) = match path {
             Some(p) => (p.to_path_buf(), flags),
-            None => (
-                temp_path(),
-                OpenFlags {
-                    write: true,
-                    create: true,
-                    exclusive: true,
-                    delete_on_close: true,
-                    ..flags
-                },
-            ),
+            None => (temp_path(), flags.for_temp_file()),
         };
         if flags.create && !flags.write {
             return Err(cant_open(&path, "cannot create a file opened read-only", None));
@@ -273,8 +264,6 @@ impl OsFile {
         if meta.is_dir() {
             return Err(cant_open(&path, "it is a directory", None));
         }
-        let created_log = flags.create
-            && matches!(flags.kind, FileKind::MainJournal | FileKind::Wal | FileKind::SuperJournal);
         let id = FileId { dev: meta.dev(), ino: meta.ino() };
         let inode = inode_for(id);
         Ok(OsFile {
@@ -283,7 +272,7 @@ impl OsFile {
             kind: flags.kind,
             read_only,
             delete_on_close: flags.delete_on_close,
-            sync_dir_pending: AtomicBool::new(created_log),
+            sync_dir_pending: AtomicBool::new(flags.syncs_directory_on_first_sync()),
             id,
             inode,
             lock: Mutex::new(LockLevel::None),
@@ -386,10 +375,6 @@ impl VfsFile for OsFile {
 
     fn check_reserved_lock(&self) -> Result<bool> {
         self.inode.locks.check_reserved(&self.locks(Op::CheckReserved))
-    }
-
-    fn sector_size(&self) -> u32 {
-        DEFAULT_SECTOR_SIZE
     }
 
     fn device_characteristics(&self) -> DeviceCharacteristics {

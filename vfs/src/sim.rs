@@ -281,8 +281,7 @@ impl Vfs for SimVfs {
             None => {
                 st.next_temp += 1;
                 let path = PathBuf::from(format!("/sim-tmp/folio-{}", st.next_temp));
-                let flags = OpenFlags { write: true, create: true, delete_on_close: true, ..flags };
-                (path, flags)
+                (path, flags.for_temp_file())
             }
         };
         let cant_open = |reason: &str, source: Option<io::Error>| Error::CantOpen {
@@ -307,8 +306,6 @@ impl Vfs for SimVfs {
             None if flags.create => st.disk.create(&path),
             None => return Err(cant_open("no such file", None)),
         };
-        let created_log = flags.create
-            && matches!(flags.kind, FileKind::MainJournal | FileKind::Wal | FileKind::SuperJournal);
         let inode = st.inode(file);
         drop(st);
         Ok(Box::new(SimFile {
@@ -318,7 +315,7 @@ impl Vfs for SimVfs {
             kind: flags.kind,
             read_only: !flags.write,
             delete_on_close: flags.delete_on_close,
-            sync_dir_pending: AtomicBool::new(created_log),
+            sync_dir_pending: AtomicBool::new(flags.syncs_directory_on_first_sync()),
             handle: LocalHandle::new(inode),
         }))
     }
@@ -527,7 +524,7 @@ impl VfsFile for SimFile {
 
     fn shm_unmap(&self, _delete: bool) -> Result<()> {
         // Shared memory has no file on the simulated disk, so there is nothing to delete.
-        self.handle.shm_unmap(&self.path).map(|_| ())
+        self.handle.shm_unmap(&self.path)
     }
 }
 
