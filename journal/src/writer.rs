@@ -140,6 +140,16 @@ impl JournalWriter {
         self.n_rec
     }
 
+    /// Offset of the header of the segment being written (for [`crate::playback::Mode::Own`]).
+    pub fn current_header_offset(&self) -> u64 {
+        self.header_offset
+    }
+
+    /// The journal file, for reading it back (a rollback of this connection's own journal).
+    pub fn file(&self) -> &dyn VfsFile {
+        &*self.file
+    }
+
     /// Where the next record would go: the journal's length so far.
     pub fn end_offset(&self) -> u64 {
         self.next

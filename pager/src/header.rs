@@ -178,6 +178,28 @@ pub fn file_version(page1: &[u8]) -> Option<[u8; 16]> {
     page1.get(24..40).and_then(|b| b.try_into().ok())
 }
 
+/// Writes a fresh header into the first 100 bytes of `page1`, as SQLite's `newDatabase` does
+/// for a new database: magic, page size, versions 1/1 (rollback journal), reserved bytes, the
+/// payload fractions, and zeros for every counter (the commit stamps them).
+pub fn init_page1(page1: &mut [u8], page_size: u32, reserved_bytes: u8) {
+    page1[..HEADER_LEN].fill(0);
+    page1[..MAGIC.len()].copy_from_slice(MAGIC);
+    page1[OFF_PAGE_SIZE..OFF_PAGE_SIZE + 2].copy_from_slice(&encode_page_size(page_size));
+    set_format_versions(page1, 1);
+    page1[OFF_RESERVED] = reserved_bytes;
+    page1[OFF_FRACTIONS..OFF_FRACTIONS + 3].copy_from_slice(&FRACTIONS);
+}
+
+/// True if `page1` starts with the SQLite magic.
+pub fn has_magic(page1: &[u8]) -> bool {
+    page1.get(..MAGIC.len()) == Some(&MAGIC[..])
+}
+
+/// The change counter (bytes 24..28) of a page 1 that holds a header.
+pub fn change_counter(page1: &[u8]) -> u32 {
+    be32(page1, OFF_CHANGE_COUNTER)
+}
+
 /// Sets the file-format versions (18, 19): 1 for rollback journal, 2 for WAL.
 pub fn set_format_versions(page1: &mut [u8], version: u8) {
     page1[OFF_WRITE_VERSION] = version;

@@ -1,15 +1,48 @@
-//! folio-pager: the page cache and transactions over a folio VFS.
+//! folio-pager: the page cache and transactions of one connection to a database file, over
+//! any folio VFS, with SQLite's rollback-journal modes and file compatibility.
 //!
-//! Done so far: [`header`], the codec of the 100-byte database header (page size with 65536
-//! stored as 1, format versions, the change counter, the in-header size and when to trust it).
+//! * [`Pager`]: open a database, read pages in a read transaction, change them in a write
+//!   transaction, commit (SQLite's sequence for DELETE, TRUNCATE, PERSIST, MEMORY and OFF at
+//!   synchronous OFF, NORMAL, FULL, EXTRA) or roll back; hot journals left by a crashed writer
+//!   (Folio's or sqlite3's) are rolled back before anyone reads.
+//! * [`PageRef`]: a page handed out for reading, from the cache or straight from the memory
+//!   map when `mmap_size > 0`.
+//! * [`PagerOptions`] and the pragma-like settings ([`JournalMode`], [`Synchronous`],
+//!   [`LockingMode`], `cache_size`, `mmap_size`, `journal_size_limit`, busy timeout).
+//! * [`header`]: the codec of the 100-byte database header.
 //!
-//! Still to come (the rollback-journal and WAL issues): open a database through any
-//! `folio_vfs::Vfs`, keep a page cache with SQLite's `cache_size` semantics, read pages through
-//! the mmap path when `mmap_size > 0`, and run SQLite's commit sequence for the DELETE,
-//! TRUNCATE, PERSIST, MEMORY, OFF and WAL journal modes.
+//! ```
+//! use folio_pager::{Pager, PagerOptions};
+//! use folio_vfs::memory::MemoryVfs;
+//! use std::{path::Path, sync::Arc};
 //!
-//! Depends on `folio-journal`, `folio-wal` and `folio-vfs`. It speaks in page numbers and page
-//! bytes and knows nothing of b-trees.
+//! let vfs = Arc::new(MemoryVfs::new());
+//! let mut pager = Pager::open(vfs.clone(), Path::new("/db"), PagerOptions::default())?;
+//! pager.begin_write()?;
+//! pager.page_mut(2)?.fill(7); // page 1 (the header page) is created with it
+//! pager.commit()?;
+//!
+//! let mut reader = Pager::open(vfs, Path::new("/db"), PagerOptions::default())?;
+//! reader.begin_read()?;
+//! assert_eq!(reader.page_count(), 2);
+//! assert!(reader.get(2)?.iter().all(|&b| b == 7));
+//! assert_eq!(&reader.get(1)?[..16], b"SQLite format 3\0");
+//! reader.end_read()?;
+//! # Ok::<(), folio_pager::Error>(())
+//! ```
+//!
+//! Depends on `folio-journal` and `folio-vfs`. It speaks in page numbers and page bytes and
+//! knows nothing of b-trees; the first 100 bytes of page 1 (the database header) are its own.
 #![forbid(unsafe_code)]
 
+mod cache;
+pub mod config;
+pub mod error;
 pub mod header;
+mod page;
+mod pager;
+
+pub use config::{JournalMode, LockingMode, PagerOptions, Synchronous};
+pub use error::{Error, Result};
+pub use page::PageRef;
+pub use pager::{journal_path, Pager, PagerStats, WRITER_VERSION};
