@@ -4,10 +4,10 @@
 //! the real protocol code (the in-process lock table, the shm lock slots, later the wal-index and
 //! the async write queue). A direct `std::sync` import elsewhere hides operations from loom.
 //!
-//! [`Mutex`] and [`RwLock`] are thin wrappers whose `lock`/`read`/`write` return the guard
-//! directly: a panic while a lock is held already fails the test or aborts the operation, and
-//! every state these locks protect is re-validated by its users, so poisoning carries no
-//! information we act on.
+//! [`Mutex`], [`RwLock`] and [`Condvar`] are thin wrappers whose `lock`/`read`/`write`/`wait`
+//! return the guard directly: a panic while a lock is held already fails the test or aborts the
+//! operation, and every state these locks protect is re-validated by its users, so poisoning
+//! carries no information we act on.
 
 #[cfg(loom)]
 pub use loom::sync::atomic;
@@ -69,5 +69,35 @@ impl<T> RwLock<T> {
     /// Takes the lock exclusively.
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
         self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A condition variable (std's or loom's) for [`Mutex`] guards, ignoring poisoning like them.
+///
+/// Under loom a wait never times out, so the facade offers no timed wait: code that needs one
+/// (a timeout, a delay) must not rely on it for correctness.
+#[derive(Debug, Default)]
+pub struct Condvar(imp::Condvar);
+
+impl Condvar {
+    /// A condition variable no thread waits on.
+    pub fn new() -> Self {
+        Condvar(imp::Condvar::new())
+    }
+
+    /// Releases `guard`'s mutex, blocks until notified (or spuriously woken), and locks it
+    /// again. Callers re-check their condition in a loop.
+    pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        self.0.wait(guard).unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Wakes one waiting thread.
+    pub fn notify_one(&self) {
+        self.0.notify_one();
+    }
+
+    /// Wakes every waiting thread.
+    pub fn notify_all(&self) {
+        self.0.notify_all();
     }
 }

@@ -1,0 +1,340 @@
+//! [`AsyncFile`], the handle [`crate::AsyncVfs::open`] returns, and [`HandleCore`], the part of
+//! it queued operations refer to (its parent file, its reported lock level).
+//!
+//! Writes, truncates and syncs are queued; reads and sizes replay the queue over the parent
+//! file; locks are taken on the parent at once and released by a queued unlock (or, without
+//! lock files, arbitrated in process only).
+
+use crate::queue::{Base, FileId, OpKind};
+use crate::vfs::Shared;
+use crate::{writer, Seq};
+use folio_vfs::lock::{InodeLocks, NoProcessLocks};
+use folio_vfs::sync::{Arc, Mutex};
+use folio_vfs::{
+    DeviceCharacteristics, Error, LockLevel, Op, OpenFlags, ReadOutcome, Result, ShmLockKind,
+    ShmRegion, SyncFlags, VfsFile, DEFAULT_SECTOR_SIZE,
+};
+use std::path::{Path, PathBuf};
+
+/// A parent file. A sized wrapper so that the sync facade's `Arc` (loom's under `cfg(loom)`)
+/// can hold it.
+pub(crate) struct ParentFile(pub(crate) Box<dyn VfsFile>);
+
+/// The parent file of a handle: present from the open on (for a deferred open, from when the
+/// writer performed it) until the writer performs the close.
+struct Slot {
+    parent: Option<Arc<ParentFile>>,
+    /// The sequence number of the deferred open, 0 if the open was synchronous.
+    open_seq: Seq,
+}
+
+/// What queued operations know of a handle.
+pub(crate) struct HandleCore {
+    pub(crate) id: u64,
+    pub(crate) file: FileId,
+    pub(crate) path: PathBuf,
+    pub(crate) canonical: PathBuf,
+    pub(crate) flags: OpenFlags,
+    slot: Mutex<Slot>,
+    /// The lock level this handle reports (the parent's is never lower with lock files).
+    pub(crate) level: Mutex<LockLevel>,
+    /// Without lock files: the in-process lock entry of the file.
+    inproc: Option<Arc<InodeLocks>>,
+}
+
+impl HandleCore {
+    pub(crate) fn new(
+        id: u64,
+        file: FileId,
+        path: &Path,
+        canonical: &Path,
+        flags: OpenFlags,
+        parent: Option<Box<dyn VfsFile>>,
+        shared: &Shared,
+    ) -> Arc<Self> {
+        let inproc = (!shared.options.lock_files).then(|| shared.inode_locks(canonical));
+        Arc::new(HandleCore {
+            id,
+            file,
+            path: path.to_path_buf(),
+            canonical: canonical.to_path_buf(),
+            flags,
+            slot: Mutex::new(Slot { parent: parent.map(|p| Arc::new(ParentFile(p))), open_seq: 0 }),
+            level: Mutex::new(LockLevel::None),
+            inproc,
+        })
+    }
+
+    pub(crate) fn set_open_seq(&self, seq: Seq) {
+        self.slot.lock().open_seq = seq;
+    }
+
+    /// The parent file, if opened and not closed.
+    pub(crate) fn parent(&self) -> Option<Arc<ParentFile>> {
+        self.slot.lock().parent.clone()
+    }
+
+    /// Installs the parent file of a deferred open (the writer).
+    pub(crate) fn set_parent(&self, parent: Box<dyn VfsFile>) {
+        self.slot.lock().parent = Some(Arc::new(ParentFile(parent)));
+    }
+
+    /// Takes the parent file away (the writer, performing the close).
+    pub(crate) fn take_parent(&self) -> Option<Arc<ParentFile>> {
+        self.slot.lock().parent.take()
+    }
+
+    fn open_seq(&self) -> Seq {
+        self.slot.lock().open_seq
+    }
+
+    fn missing_parent(&self, op: Op) -> Error {
+        Error::Misuse {
+            path: self.path.clone(),
+            what: format!("{op} on a handle whose file is not open"),
+        }
+    }
+}
+
+/// A file of an [`crate::AsyncVfs`].
+pub(crate) struct AsyncFile {
+    shared: Arc<Shared>,
+    core: Arc<HandleCore>,
+}
+
+impl AsyncFile {
+    pub(crate) fn new(shared: Arc<Shared>, core: Arc<HandleCore>) -> Self {
+        AsyncFile { shared, core }
+    }
+
+    fn check_poison(&self) -> Result<()> {
+        match self.shared.lock().poison(self.core.id) {
+            Some(sticky) => Err(sticky.error()),
+            None => Ok(()),
+        }
+    }
+
+    /// The parent file, waiting for a deferred open if need be.
+    fn parent_now(&self, op: Op) -> Result<Arc<ParentFile>> {
+        if let Some(parent) = self.core.parent() {
+            return Ok(parent);
+        }
+        let seq = self.core.open_seq();
+        let after = self.shared.lock().done_seq;
+        self.shared.wait_done(
+            "a deferred open",
+            after.min(seq.saturating_sub(1)),
+            seq,
+            Some(self.core.file),
+        )?;
+        self.check_poison()?;
+        self.core.parent().ok_or_else(|| self.core.missing_parent(op))
+    }
+
+    /// Queues `op` (or performs it, once the writer is gone).
+    fn submit(&self, op: OpKind, what: Op) -> Result<()> {
+        let shared = &self.shared;
+        let mut st = shared.lock();
+        if let Some(sticky) = st.poison(self.core.id) {
+            return Err(sticky.error());
+        }
+        if st.writer_gone {
+            drop(st);
+            writer::perform(shared, Some(&self.core), &op)?;
+            shared.lock().record_inline(Some(self.core.file), op);
+            return Ok(());
+        }
+        if op_is_counted(&op) {
+            st = shared.admit(st, op_bytes(&op), what, &self.core.path)?;
+            if let Some(sticky) = st.poison(self.core.id) {
+                return Err(sticky.error());
+            }
+        }
+        st.push(Some(self.core.file), Some(Arc::clone(&self.core)), op, shared.options.coalesce);
+        drop(st);
+        shared.work.notify_one();
+        Ok(())
+    }
+
+    fn refuse_if_read_only(&self, op: Op) -> Result<()> {
+        if !self.core.flags.write {
+            return Err(Error::ReadOnly { op, path: self.core.path.clone() });
+        }
+        Ok(())
+    }
+
+    /// Reads (`buf` is `Some`) or sizes the file with the queue replayed.
+    fn read_through(&self, offset: u64, mut buf: Option<&mut [u8]>) -> Result<(ReadOutcome, u64)> {
+        let file = self.core.file;
+        loop {
+            let st = self.shared.lock();
+            if let Some(sticky) = st.poison(self.core.id) {
+                return Err(sticky.error());
+            }
+            if !st.has_queued(file) {
+                // Nothing to overlay: read the parent without holding the queue.
+                drop(st);
+                let parent = self.parent_now(Op::Read)?;
+                return match buf {
+                    Some(buf) => Ok((parent.0.read_at(offset, buf)?, 0)),
+                    None => Ok((ReadOutcome::Full, parent.0.size()?)),
+                };
+            }
+            let base = if st.base_is_empty(file) {
+                Base::Empty
+            } else if let Some(parent) = self.core.parent() {
+                // The queue mutex is held across the parent's read (see the lock order).
+                if let Some(buf) = buf.as_deref_mut() {
+                    parent.0.read_at(offset, buf)?;
+                }
+                Base::Parent { size: parent.0.size()? }
+            } else {
+                // Our own deferred open is queued behind the creation: wait for it.
+                drop(st);
+                self.parent_now(Op::Read)?;
+                continue;
+            };
+            return Ok(match buf {
+                Some(buf) => (st.overlay(file, &base, offset, buf), 0),
+                None => (ReadOutcome::Full, st.replay_size(file, &base)),
+            });
+        }
+    }
+}
+
+fn op_is_counted(op: &OpKind) -> bool {
+    !matches!(op, OpKind::Close { .. } | OpKind::Unlock { .. })
+}
+
+fn op_bytes(op: &OpKind) -> usize {
+    match op {
+        OpKind::Write { data, .. } => data.len(),
+        _ => 0,
+    }
+}
+
+impl VfsFile for AsyncFile {
+    fn path(&self) -> &Path {
+        &self.core.path
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<ReadOutcome> {
+        self.read_through(offset, Some(buf)).map(|(outcome, _)| outcome)
+    }
+
+    fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
+        self.refuse_if_read_only(Op::Write)?;
+        self.submit(OpKind::Write { offset, data: Arc::new(buf.to_vec()) }, Op::Write)
+    }
+
+    fn truncate(&self, size: u64) -> Result<()> {
+        self.refuse_if_read_only(Op::Truncate)?;
+        self.submit(OpKind::Truncate { size }, Op::Truncate)
+    }
+
+    fn sync(&self, flags: SyncFlags) -> Result<()> {
+        self.submit(OpKind::Sync { flags }, Op::Sync)
+    }
+
+    fn size(&self) -> Result<u64> {
+        self.read_through(0, None).map(|(_, size)| size)
+    }
+
+    fn lock(&self, level: LockLevel) -> Result<()> {
+        self.check_poison()?;
+        if let Some(locks) = &self.core.inproc {
+            let mut held = self.core.level.lock();
+            return locks.lock(&mut held, level, &NoProcessLocks, &self.core.path);
+        }
+        let parent = self.parent_now(Op::Lock)?;
+        // The writer lowers the parent's lock under this mutex too, so a queued unlock never
+        // undoes a lock taken after it was queued.
+        let mut held = self.core.level.lock();
+        if parent.0.lock_level() < level {
+            if let Err(e) = parent.0.lock(level) {
+                // A refused EXCLUSIVE leaves the parent at PENDING: report that too.
+                *held = (*held).max(parent.0.lock_level().min(LockLevel::Pending));
+                return Err(e);
+            }
+        }
+        *held = (*held).max(level);
+        Ok(())
+    }
+
+    fn unlock(&self, level: LockLevel) -> Result<()> {
+        let mut held = self.core.level.lock();
+        if *held <= level {
+            return Ok(());
+        }
+        if let Some(locks) = &self.core.inproc {
+            return locks.unlock(&mut held, level, &NoProcessLocks, &self.core.path, |_| {});
+        }
+        if level > LockLevel::Shared {
+            return Err(Error::Misuse {
+                path: self.core.path.clone(),
+                what: format!("unlock to {level}"),
+            });
+        }
+        *held = level;
+        drop(held);
+        // Queued behind the transaction's writes: the parent lets go only once they are done.
+        self.submit(OpKind::Unlock { level }, Op::Unlock)
+    }
+
+    fn lock_level(&self) -> LockLevel {
+        *self.core.level.lock()
+    }
+
+    fn check_reserved_lock(&self) -> Result<bool> {
+        self.check_poison()?;
+        match &self.core.inproc {
+            Some(locks) => locks.check_reserved(&NoProcessLocks),
+            None => self.parent_now(Op::CheckReserved)?.0.check_reserved_lock(),
+        }
+    }
+
+    fn sector_size(&self) -> u32 {
+        self.parent_now(Op::Open).map_or(DEFAULT_SECTOR_SIZE, |p| p.0.sector_size())
+    }
+
+    fn device_characteristics(&self) -> DeviceCharacteristics {
+        // With no parent to ask, promise nothing: the safe answer for a journal.
+        self.parent_now(Op::Open)
+            .map_or(DeviceCharacteristics::NONE, |p| p.0.device_characteristics())
+    }
+
+    fn shm_map(&self, _region: u32, _extend: bool) -> Result<Option<ShmRegion>> {
+        Err(self.unsupported(
+            Op::ShmMap,
+            "the async VFS has no shared memory (as SQLite's: use WAL with exclusive locking)",
+        ))
+    }
+
+    fn shm_lock(&self, _slot: usize, _n: usize, _kind: ShmLockKind) -> Result<()> {
+        Err(self.unsupported(Op::ShmLock, "the async VFS has no shared memory"))
+    }
+}
+
+impl Drop for AsyncFile {
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        let core = &self.core;
+        if let Some(locks) = &core.inproc {
+            let mut held = core.level.lock();
+            let _ = locks.unlock(&mut held, LockLevel::None, &NoProcessLocks, &core.path, |_| {});
+        }
+        let delete_on_close = core.flags.delete_on_close;
+        let mut st = shared.lock();
+        st.unregister_handle(core.id, core.file, delete_on_close);
+        let op = OpKind::Close { delete_on_close };
+        if st.writer_gone {
+            st.record_inline(Some(core.file), op);
+            drop(st);
+            drop(core.take_parent());
+            return;
+        }
+        st.push(Some(core.file), Some(Arc::clone(core)), op, false);
+        drop(st);
+        shared.work.notify_one();
+    }
+}

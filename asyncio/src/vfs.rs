@@ -1,0 +1,444 @@
+//! [`AsyncVfs`]: the `Vfs` face of the queue (open, delete, access see queued name
+//! operations), its control API (halt, delay, flush, barrier, durability, stats, shutdown), and
+//! [`Shared`], the state the files and the writer thread share.
+
+use crate::file::{AsyncFile, HandleCore};
+use crate::queue::{OpKind, State};
+use crate::{writer, HaltMode, Options, Seq, Stats, WhenFull, MAX_DELAY};
+use folio_vfs::lock::InodeLocks;
+use folio_vfs::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use folio_vfs::sync::{thread, Arc, Condvar, Mutex, MutexGuard};
+use folio_vfs::{AccessCheck, Error, FileKind, Op, OpenFlags, Result, Vfs, VfsFile};
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The parent VFS. A plain `std` `Arc`: the caller hands it over as one, it is only ever
+/// cloned and read, and loom cannot hold an unsized value in its own `Arc`.
+pub(crate) type ParentVfs = std::sync::Arc<dyn Vfs>;
+
+/// What the files, the `AsyncVfs` and the writer thread share.
+pub(crate) struct Shared {
+    pub(crate) parent: ParentVfs,
+    pub(crate) options: Options,
+    pub(crate) state: Mutex<State>,
+    /// Wakes the writer: work, a halt-mode change, shutdown.
+    pub(crate) work: Condvar,
+    /// Wakes callers: room in the queue, operations retired, halt-mode changes.
+    pub(crate) progress: Condvar,
+    /// [`HaltMode::Now`] is in force: the writer stops between two operations of a batch.
+    pub(crate) halt_now: AtomicBool,
+    /// The artificial delay before each operation, in microseconds.
+    pub(crate) delay_us: AtomicU64,
+    /// Without lock files: the in-process lock table, by canonical path.
+    pub(crate) locks: Mutex<HashMap<PathBuf, Arc<InodeLocks>>>,
+}
+
+/// The asynchronous write-queue VFS: see the crate docs.
+pub struct AsyncVfs {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for AsyncVfs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncVfs")
+            .field("parent", &self.shared.parent.name())
+            .field("options", &self.shared.options)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// `ENOENT`, the same number on every Unix (the `Vfs::delete` contract names it).
+const ENOENT: i32 = 2;
+
+fn misuse(what: impl Into<String>) -> Error {
+    Error::Misuse { path: PathBuf::new(), what: what.into() }
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock()
+    }
+
+    /// Waits (or fails) until a counted operation of `bytes` fits. `op` and `path` name the
+    /// request in a Busy error.
+    pub(crate) fn admit<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        bytes: usize,
+        op: Op,
+        path: &Path,
+    ) -> Result<MutexGuard<'a, State>> {
+        while !st.writer_gone && !st.fits(bytes, &self.options) {
+            if self.options.when_full == WhenFull::Busy || st.stalled() {
+                st.stats.n_busy += 1;
+                let why = if st.stalled() { "; the writer is halted" } else { "" };
+                return Err(Error::busy(op, path, format!("the async write queue is full{why}")));
+            }
+            st.stats.n_waits += 1;
+            st = self.progress.wait(st);
+        }
+        Ok(st)
+    }
+
+    /// Waits until `done(state)` holds; fails with what `failed(state)` returns, or when the
+    /// writer is halted and the condition does not hold.
+    fn wait_for(
+        &self,
+        what: &str,
+        done: impl Fn(&State) -> bool,
+        failed: impl Fn(&State) -> Option<Error>,
+    ) -> Result<()> {
+        let mut st = self.lock();
+        loop {
+            if let Some(error) = failed(&st) {
+                return Err(error);
+            }
+            if done(&st) {
+                return Ok(());
+            }
+            if st.stalled() {
+                return Err(misuse(format!(
+                    "{what}: the async writer is halted with {} operation(s) queued",
+                    st.queue.len()
+                )));
+            }
+            st = self.progress.wait(st);
+        }
+    }
+
+    /// Waits until every operation up to `target` has left the queue; fails if one of those
+    /// after `after` failed (on `file`, if given).
+    pub(crate) fn wait_done(
+        &self,
+        what: &str,
+        after: Seq,
+        target: Seq,
+        file: Option<u64>,
+    ) -> Result<()> {
+        self.wait_for(
+            what,
+            |st| st.done_seq >= target,
+            |st| {
+                (st.done_seq >= target)
+                    .then(|| st.failure_between(after, target, file).map(|s| s.error()))
+                    .flatten()
+            },
+        )
+    }
+
+    /// The in-process lock entry of `canonical` (used without lock files).
+    pub(crate) fn inode_locks(&self, canonical: &Path) -> Arc<InodeLocks> {
+        self.locks.lock().entry(canonical.to_path_buf()).or_default().clone()
+    }
+}
+
+impl AsyncVfs {
+    /// Wraps `parent` and starts the writer thread.
+    ///
+    /// # Panics
+    /// If `options` has a zero cap or batch size.
+    pub fn new(parent: ParentVfs, options: Options) -> Self {
+        assert!(
+            options.max_queued_bytes > 0 && options.max_queued_ops > 0 && options.max_batch > 0,
+            "the async VFS's caps and batch size must be positive: {options:?}"
+        );
+        let shared = Arc::new(Shared {
+            parent,
+            options,
+            state: Mutex::new(State::new()),
+            work: Condvar::new(),
+            progress: Condvar::new(),
+            halt_now: AtomicBool::new(false),
+            delay_us: AtomicU64::new(0),
+            locks: Mutex::new(HashMap::new()),
+        });
+        let writer = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || writer::run(&shared))
+        };
+        AsyncVfs { shared, writer: Mutex::new(Some(writer)) }
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &Options {
+        &self.shared.options
+    }
+
+    /// Sets when the writer stops taking operations (see [`HaltMode`]). Callers waiting on a
+    /// halted writer ([`Self::flush`], a full queue) get an error instead of waiting forever.
+    pub fn set_halt(&self, mode: HaltMode) {
+        let mut st = self.shared.lock();
+        st.halt = mode;
+        st.idle_reached = false;
+        self.shared.halt_now.store(mode == HaltMode::Now, Ordering::SeqCst);
+        drop(st);
+        self.shared.work.notify_all();
+        self.shared.progress.notify_all();
+    }
+
+    /// The halt mode in force.
+    pub fn halt_mode(&self) -> HaltMode {
+        self.shared.lock().halt
+    }
+
+    /// True when the writer takes no operation until the halt mode changes
+    /// ([`HaltMode::Now`], or [`HaltMode::WhenIdle`] once the queue was found empty).
+    pub fn is_halted(&self) -> bool {
+        self.shared.lock().stalled()
+    }
+
+    /// **For tests**: the writer waits `delay` before each operation, a slow disk (capped at
+    /// [`MAX_DELAY`]). Real time, not the parent's `sleep`: the simulated disk's sleep returns
+    /// at once, and the point is to let the queue fill.
+    pub fn set_delay(&self, delay: Duration) {
+        let us = delay.min(MAX_DELAY).as_micros() as u64;
+        self.shared.delay_us.store(us, Ordering::SeqCst);
+    }
+
+    /// The artificial delay in force.
+    pub fn delay(&self) -> Duration {
+        Duration::from_micros(self.shared.delay_us.load(Ordering::SeqCst))
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        let st = self.shared.lock();
+        let mut stats = st.stats;
+        stats.queued_ops = st.queue.len();
+        stats.queued_bytes = st.queued_bytes;
+        stats.queued_seq = st.last_seq;
+        stats.done_seq = st.done_seq;
+        stats.durable_seq = st.durable_seq();
+        stats
+    }
+
+    /// The last sequence number handed out: the point a caller that just returned from a
+    /// request reaches.
+    pub fn queued_seq(&self) -> Seq {
+        self.shared.lock().last_seq
+    }
+
+    /// The durability watermark: every operation with a sequence number up to it is durable
+    /// (the crate docs define durable).
+    pub fn durable_seq(&self) -> Seq {
+        self.shared.lock().durable_seq()
+    }
+
+    /// Waits until `seq` is durable. Fails if it never can be: an operation at or before it
+    /// failed (that error is returned), nothing queued can make it durable (a write with no
+    /// sync of its file queued after it), or the writer is halted.
+    pub fn wait_durable(&self, seq: Seq) -> Result<()> {
+        self.shared.wait_for(
+            "wait_durable",
+            |st| st.durable_seq() >= seq,
+            |st| {
+                if seq > st.last_seq {
+                    return Some(misuse(format!(
+                        "wait_durable({seq}): only {} sequence numbers were handed out",
+                        st.last_seq
+                    )));
+                }
+                if let Some(failure) = st.failure_at_or_before(seq) {
+                    return Some(failure.error());
+                }
+                (st.queue.is_empty() && st.durable_seq() < seq).then(|| {
+                    misuse(format!(
+                        "wait_durable({seq}): the queue is empty and the watermark is {}: \
+                         a write before it has no sync of its file after it",
+                        st.durable_seq()
+                    ))
+                })
+            },
+        )
+    }
+
+    /// Waits until every operation queued so far has been performed. Fails with the error of
+    /// the first of them that failed.
+    pub fn flush(&self) -> Result<()> {
+        let (after, target) = {
+            let st = self.shared.lock();
+            (st.done_seq, st.last_seq)
+        };
+        self.shared.wait_done("flush", after, target, None)
+    }
+
+    /// Waits until every operation queued so far on the file `path` names (its live
+    /// incarnation) has been performed. Fails with the error that poisoned that file, if one
+    /// of them failed or was dropped.
+    pub fn barrier(&self, path: &Path) -> Result<()> {
+        let canonical = self.shared.parent.full_path(path)?;
+        let (after, target, file) = {
+            let st = self.shared.lock();
+            let file = st.live_file(&canonical);
+            let target = file.map_or(0, |f| st.last_queued_of(f));
+            (st.done_seq, target, file)
+        };
+        let Some(file) = file else { return Ok(()) };
+        self.shared.wait_done("barrier", after, target, Some(file))
+    }
+
+    /// Drains the queue (whatever the halt mode) and joins the writer thread. Files still open
+    /// keep working, synchronously on the parent. Idempotent; `Drop` calls it.
+    ///
+    /// # Panics
+    /// If the writer thread panicked (a bug), its panic is resumed here.
+    pub fn shutdown(&self) {
+        let Some(writer) = self.writer.lock().take() else { return };
+        self.shared.lock().shutdown = true;
+        self.shared.work.notify_all();
+        if let Err(panic) = writer.join() {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+
+    /// Opens `path` after the queued operations on its name, if any: a main database waits for
+    /// them, any other file is opened by the writer in order (a deferred open).
+    fn open_named(&self, path: &Path, flags: OpenFlags) -> Result<Box<dyn VfsFile>> {
+        let shared = &self.shared;
+        let canonical = shared.parent.full_path(path)?;
+        let cant_open = |reason: &str| Error::CantOpen {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+            source: None,
+        };
+        let mut st = shared.lock();
+        if let Some(error) = st.take_unreported(&canonical) {
+            return Err(error.error());
+        }
+        match st.name_view(&canonical) {
+            None => {}
+            Some((_, seq)) if flags.kind == FileKind::MainDb || st.writer_gone => {
+                // Locks need the parent file now: wait for the name to settle.
+                let after = st.done_seq;
+                drop(st);
+                shared.wait_done("open", after, seq, None)?;
+                return self.open_named(path, flags);
+            }
+            Some((exists, _)) => {
+                if !exists && !flags.create {
+                    return Err(cant_open("no such file (its delete is queued)"));
+                }
+                if exists && flags.create && flags.exclusive {
+                    return Err(cant_open(
+                        "it already exists (exclusive create; its creation is queued)",
+                    ));
+                }
+                if flags.create && !flags.write {
+                    return Err(cant_open("cannot create a file opened read-only"));
+                }
+                st = shared.admit(st, 0, Op::Open, path)?;
+                // Re-read: the view may have changed while waiting for room.
+                let fresh = !matches!(st.name_view(&canonical), Some((true, _)));
+                let (id, file) = st.register_handle(&canonical, fresh);
+                let core = HandleCore::new(id, file, path, &canonical, flags, None, shared);
+                let op = OpKind::Open {
+                    path: path.to_path_buf(),
+                    canonical: canonical.clone(),
+                    flags,
+                    fresh,
+                };
+                let seq = st.push(Some(file), Some(Arc::clone(&core)), op, false);
+                core.set_open_seq(seq);
+                drop(st);
+                shared.work.notify_one();
+                return Ok(Box::new(AsyncFile::new(Arc::clone(shared), core)));
+            }
+        }
+        drop(st);
+        let parent = shared.parent.open(Some(path), flags)?;
+        let mut st = shared.lock();
+        let (id, file) = st.register_handle(&canonical, false);
+        drop(st);
+        let core = HandleCore::new(id, file, path, &canonical, flags, Some(parent), shared);
+        Ok(Box::new(AsyncFile::new(Arc::clone(shared), core)))
+    }
+}
+
+impl Drop for AsyncVfs {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Vfs for AsyncVfs {
+    fn name(&self) -> &str {
+        "async"
+    }
+
+    fn open(&self, path: Option<&Path>, flags: OpenFlags) -> Result<Box<dyn VfsFile>> {
+        match path {
+            Some(path) => self.open_named(path, flags),
+            None => {
+                // A temporary file has a fresh name nobody else knows: open it now.
+                let parent = self.shared.parent.open(None, flags)?;
+                let path = parent.path().to_path_buf();
+                let flags = flags.for_temp_file();
+                let (id, file) = self.shared.lock().register_handle(&path, true);
+                let core =
+                    HandleCore::new(id, file, &path, &path, flags, Some(parent), &self.shared);
+                Ok(Box::new(AsyncFile::new(Arc::clone(&self.shared), core)))
+            }
+        }
+    }
+
+    fn delete(&self, path: &Path, sync_dir: bool) -> Result<()> {
+        let shared = &self.shared;
+        let canonical = shared.parent.full_path(path)?;
+        let mut st = shared.lock();
+        if let Some(error) = st.take_unreported(&canonical) {
+            return Err(error.error());
+        }
+        if st.writer_gone {
+            drop(st);
+            shared.parent.delete(path, sync_dir)?;
+            let mut st = shared.lock();
+            let file = st.end_name(&canonical);
+            let op = OpKind::Delete { path: path.to_path_buf(), canonical, sync_dir };
+            st.record_inline(file, op);
+            return Ok(());
+        }
+        st = shared.admit(st, 0, Op::Delete, path)?;
+        let exists = match st.name_view(&canonical) {
+            Some((exists, _)) => exists,
+            // The queue mutex is held across the parent's check (see the lock order).
+            None => shared.parent.access(path, AccessCheck::Exists)?,
+        };
+        if !exists {
+            let enoent = io::Error::from_raw_os_error(ENOENT);
+            return Err(Error::io(Op::Delete, path, enoent));
+        }
+        let file = st.end_name(&canonical);
+        let op = OpKind::Delete { path: path.to_path_buf(), canonical, sync_dir };
+        st.push(file, None, op, false);
+        drop(st);
+        shared.work.notify_one();
+        Ok(())
+    }
+
+    fn access(&self, path: &Path, check: AccessCheck) -> Result<bool> {
+        let canonical = self.shared.parent.full_path(path)?;
+        let st = self.shared.lock();
+        match st.name_view(&canonical) {
+            Some((exists, _)) => Ok(exists),
+            None => self.shared.parent.access(path, check),
+        }
+    }
+
+    fn full_path(&self, path: &Path) -> Result<PathBuf> {
+        self.shared.parent.full_path(path)
+    }
+
+    fn randomness(&self, buf: &mut [u8]) -> Result<()> {
+        self.shared.parent.randomness(buf)
+    }
+
+    fn sleep(&self, duration: Duration) {
+        self.shared.parent.sleep(duration);
+    }
+}
