@@ -93,6 +93,27 @@ impl ShmRegion {
         );
     }
 
+    /// The address of the region's first byte, for C code that reads and writes the wal-index
+    /// itself: stock SQLite, through the SQLite bridge's `xShmMap`. Nothing else may use it;
+    /// Rust code goes through the atomic accessors.
+    ///
+    /// The [`SHM_REGION_SIZE`] bytes from there stay valid memory for as long as this value (or
+    /// a clone) lives, even after [`crate::VfsFile::shm_unmap`]; the caller keeps one alive for
+    /// as long as it hands the address out. The address is at least 4-byte aligned. Getting it
+    /// is safe; using it is the foreign code's business, which (like another process sharing the
+    /// `-shm`) does not follow Rust's memory model. Not available under `cfg(loom)`, where the
+    /// region is an array of loom atomics rather than plain memory.
+    #[cfg(not(loom))]
+    pub fn as_ptr(&self) -> *mut u8 {
+        match &*self.backing {
+            // Atomics are interior-mutable, so writes through a pointer derived from a shared
+            // reference to them are allowed.
+            Backing::Heap(words) => words.as_ptr().cast::<u8>().cast_mut(),
+            #[cfg(unix)]
+            Backing::Mapped(m) => m.as_ptr(),
+        }
+    }
+
     /// Loads the native-endian `u32` at `offset` (a multiple of 4).
     pub fn load_u32(&self, offset: usize, order: Ordering) -> u32 {
         Self::check(offset, 4);

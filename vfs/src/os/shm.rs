@@ -25,6 +25,11 @@ impl MappedRegion {
         MappedRegion { map }
     }
 
+    /// The address of the region's first byte (see `ShmRegion::as_ptr`).
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.map.as_mut_ptr()
+    }
+
     /// The atomic word at `offset` (bounds and alignment checked by `ShmRegion`).
     pub(crate) fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
         debug_assert!(offset % 4 == 0 && offset + 4 <= crate::SHM_REGION_SIZE);

@@ -18,6 +18,16 @@ fn heap_region_starts_zeroed() {
 }
 
 #[test]
+fn as_ptr_names_the_same_memory_for_clones_and_distinct_memory_otherwise() {
+    let region = ShmRegion::heap();
+    let clone = region.clone();
+    let other = ShmRegion::heap();
+    assert_eq!(region.as_ptr(), clone.as_ptr());
+    assert_ne!(region.as_ptr(), other.as_ptr());
+    assert_eq!(region.as_ptr() as usize % 4, 0, "the wal-index needs 4-byte alignment");
+}
+
+#[test]
 fn u32_round_trips_at_every_word() {
     let region = ShmRegion::heap();
     let value = |offset: usize| (offset as u32).wrapping_mul(0x9e37_79b9) | 1;

@@ -138,6 +138,19 @@ fn layers_ignore_dev_dependencies() {
 }
 
 #[test]
+fn layers_let_the_sqlite_bridge_use_the_vfs_and_nothing_above_it() {
+    let mut members = good_members();
+    let body = "[dependencies]\nfolio-vfs.workspace = true\nlibsqlite3-sys = \"0.35\"\n";
+    members.push(("bridge", manifest("folio-sqlite-bridge", body)));
+    assert_eq!(check_layers(&with_members(&members)), Vec::<String>::new());
+
+    let body = "[dependencies]\nfolio-vfs.workspace = true\nfolio-journal.workspace = true\n";
+    members.last_mut().expect("pushed").1 = manifest("folio-sqlite-bridge", body);
+    let errors = check_layers(&with_members(&members));
+    assert_one_error(&errors, &["folio-sqlite-bridge", "folio-journal"]);
+}
+
+#[test]
 fn layers_reject_a_crate_missing_from_the_graph() {
     let mut members = good_members();
     members.push(("bench", manifest("folio-bench", "[dependencies]\nfolio.workspace = true\n")));
@@ -166,6 +179,15 @@ fn unsafe_outside_the_allow_list_is_reported_with_its_line() {
     assert_eq!(errors.len(), 2, "{errors:#?}");
     assert!(errors[0].contains("vfs/src/os_extra.rs:3"));
     assert!(errors[1].contains("wal/src/os/x.rs:3"));
+
+    // The SQLite bridge's sources may hold FFI code; its integration tests go through the safe
+    // API and may not.
+    let errors = check_unsafe_allow_list(&with_sources(&[
+        ("bridge/src/io_methods.rs", block),
+        ("bridge/src/io_methods/tests.rs", block),
+        ("bridge/tests/bridge.rs", block),
+    ]));
+    assert_one_error(&errors, &["bridge/tests/bridge.rs:3"]);
 }
 
 #[test]
