@@ -26,7 +26,8 @@ pub enum Mode {
     /// A hot journal left by another connection: every header must carry the magic.
     Hot,
     /// This connection's own journal (a ROLLBACK): the header at `current_header` may not have
-    /// its magic and record count yet, and a count of 0 means "as many records as there are".
+    /// its magic and record count yet, and its count of 0 means "as many records as there are"
+    /// (in an earlier segment, 0 means none).
     Own {
         /// Offset of the segment the transaction is writing now.
         current_header: u64,
@@ -71,8 +72,13 @@ pub fn playback(
         done.segments += 1;
         let records_at = header_offset + sector_size;
         let mut n_rec = u64::from(header.n_rec);
+        // A count of 0 means "as many as there are" only in the segment this connection is
+        // writing now (SQLite checks `journalHdr + JOURNAL_HDR_SZ == journalOff`): an earlier
+        // segment with 0 records really has none, and its "rest of the file" is later segments.
+        let is_current =
+            matches!(mode, Mode::Own { current_header } if current_header == header_offset);
         let fill_file =
-            header.n_rec == RECORD_COUNT_FROM_FILE_SIZE || (header.n_rec == 0 && mode != Mode::Hot);
+            header.n_rec == RECORD_COUNT_FROM_FILE_SIZE || (header.n_rec == 0 && is_current);
         if fill_file {
             n_rec = size.saturating_sub(records_at) / record_len;
         }

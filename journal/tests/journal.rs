@@ -104,6 +104,26 @@ fn an_unsynced_journal_is_not_hot_but_its_own_connection_can_roll_back() {
 }
 
 #[test]
+fn an_own_rollback_reads_an_empty_earlier_segment_as_empty() {
+    // A transaction that first only grew the database (a synced segment with no records), then
+    // changed page 2 in the next segment: the empty segment must not swallow the next one.
+    let vfs = MemoryVfs::new();
+    let db = db_with_pages(&vfs, 3);
+    let before = contents(&*db);
+    let mut w =
+        JournalWriter::start(open(&vfs, JOURNAL, FileKind::MainJournal), config(3)).unwrap();
+    w.sync_and_start_segment(FULL).unwrap();
+    w.append(2, &page(2)).unwrap();
+    w.sync_and_start_segment(FULL).unwrap();
+    db.write_at(u64::from(PS), &page(0xee)).unwrap();
+    db.write_at(3 * u64::from(PS), &page(0xef)).unwrap();
+    let current_header = w.current_header_offset();
+    let done = playback(w.file(), &*db, PS, Mode::Own { current_header }).unwrap().unwrap();
+    assert_eq!((done.segments, done.pages_restored), (3, 1));
+    assert_eq!(contents(&*db), before);
+}
+
+#[test]
 fn segments_after_a_mid_transaction_sync_are_all_played_back() {
     let vfs = MemoryVfs::new();
     let db = db_with_pages(&vfs, 5);

@@ -67,15 +67,22 @@ impl Pager {
     fn commit_phase_one(&mut self) -> Result<()> {
         // Every commit rewrites page 1: the change counter goes up by exactly one.
         self.prepare_write(1)?;
-        // Pages the truncation drops must be in the journal before the file shrinks.
-        let (size, orig) = (self.db_size, self.txn().db_orig_size);
-        for page_no in size + 1..=orig {
+        // Pages a truncation dropped must be in the journal before the file changes: those
+        // past the new end, and those regrown since (they are rewritten as zeros).
+        let (min_size, orig) = (self.txn().min_size, self.txn().db_orig_size);
+        for page_no in min_size + 1..=orig {
             self.journal_original(page_no)?;
         }
         self.sync_journal(false)?;
         for page_no in self.cache.dirty_pages() {
             if page_no <= self.db_size {
                 self.write_page_to_db(page_no)?;
+            }
+        }
+        let zeros = vec![0u8; self.page_size as usize];
+        for page_no in min_size + 1..=self.db_size {
+            if self.txn().is_fresh(page_no) && !self.cache.is_dirty(page_no) {
+                self.db.write_at(self.offset_of(page_no), &zeros)?;
             }
         }
         // The file ends exactly at the image's last page, never on the lock-byte page.

@@ -245,15 +245,15 @@ impl Pager {
         if txn.journal.is_none() {
             return Ok(()); // journal_mode OFF
         }
-        // A page not yet journaled was not modified in the file: its cached copy, if clean, or
-        // the file holds the original.
-        let original = match self.cache.get(page_no) {
-            Some(data) if !self.cache.is_dirty(page_no) => data.to_vec(),
+        // A page not yet journaled was not written to the file in this transaction, so the
+        // file holds its original. A clean cached copy is the same bytes, unless the page was
+        // truncated away and regrown (the cache then holds zeros).
+        let cached = self.cache.get(page_no).filter(|_| !self.cache.is_dirty(page_no));
+        let original = match cached {
+            Some(data) if !self.txn().is_fresh(page_no) => data.to_vec(),
             _ => {
                 let mut data = vec![0u8; self.page_size as usize];
-                if !self.txn().is_fresh(page_no) {
-                    self.db.read_at(self.offset_of(page_no), &mut data)?;
-                }
+                self.db.read_at(self.offset_of(page_no), &mut data)?;
                 data
             }
         };
