@@ -28,6 +28,15 @@ struct Slot {
     open_seq: Seq,
 }
 
+/// A handle's reported lock level and how many of its unlocks are queued.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LockState {
+    pub(crate) level: LockLevel,
+    /// Only the last queued unlock acts (SQLite's rule): an earlier one would release the lock
+    /// of a later transaction whose writes are still queued.
+    pub(crate) n_unlocks_queued: u32,
+}
+
 /// What queued operations know of a handle.
 pub(crate) struct HandleCore {
     pub(crate) id: u64,
@@ -36,8 +45,9 @@ pub(crate) struct HandleCore {
     pub(crate) canonical: PathBuf,
     pub(crate) flags: OpenFlags,
     slot: Mutex<Slot>,
-    /// The lock level this handle reports (the parent's is never lower with lock files).
-    pub(crate) level: Mutex<LockLevel>,
+    /// The lock level this handle reports (the parent's is never lower with lock files) and
+    /// its queued unlocks.
+    pub(crate) level: Mutex<LockState>,
     /// Without lock files: the in-process lock entry of the file.
     inproc: Option<Arc<InodeLocks>>,
 }
@@ -60,7 +70,7 @@ impl HandleCore {
             canonical: canonical.to_path_buf(),
             flags,
             slot: Mutex::new(Slot { parent: parent.map(|p| Arc::new(ParentFile(p))), open_seq: 0 }),
-            level: Mutex::new(LockLevel::None),
+            level: Mutex::new(LockState { level: LockLevel::None, n_unlocks_queued: 0 }),
             inproc,
         })
     }
@@ -243,31 +253,31 @@ impl VfsFile for AsyncFile {
     fn lock(&self, level: LockLevel) -> Result<()> {
         self.check_poison()?;
         if let Some(locks) = &self.core.inproc {
-            let mut held = self.core.level.lock();
-            return locks.lock(&mut held, level, &NoProcessLocks, &self.core.path);
+            let mut state = self.core.level.lock();
+            return locks.lock(&mut state.level, level, &NoProcessLocks, &self.core.path);
         }
         let parent = self.parent_now(Op::Lock)?;
         // The writer lowers the parent's lock under this mutex too, so a queued unlock never
         // undoes a lock taken after it was queued.
-        let mut held = self.core.level.lock();
+        let mut state = self.core.level.lock();
         if parent.0.lock_level() < level {
             if let Err(e) = parent.0.lock(level) {
                 // A refused EXCLUSIVE leaves the parent at PENDING: report that too.
-                *held = (*held).max(parent.0.lock_level().min(LockLevel::Pending));
+                state.level = state.level.max(parent.0.lock_level().min(LockLevel::Pending));
                 return Err(e);
             }
         }
-        *held = (*held).max(level);
+        state.level = state.level.max(level);
         Ok(())
     }
 
     fn unlock(&self, level: LockLevel) -> Result<()> {
-        let mut held = self.core.level.lock();
-        if *held <= level {
+        let mut state = self.core.level.lock();
+        if state.level <= level {
             return Ok(());
         }
         if let Some(locks) = &self.core.inproc {
-            return locks.unlock(&mut held, level, &NoProcessLocks, &self.core.path, |_| {});
+            return locks.unlock(&mut state.level, level, &NoProcessLocks, &self.core.path, |_| {});
         }
         if level > LockLevel::Shared {
             return Err(Error::Misuse {
@@ -275,14 +285,19 @@ impl VfsFile for AsyncFile {
                 what: format!("unlock to {level}"),
             });
         }
-        *held = level;
-        drop(held);
+        state.level = level;
+        state.n_unlocks_queued += 1;
+        drop(state);
         // Queued behind the transaction's writes: the parent lets go only once they are done.
-        self.submit(OpKind::Unlock { level }, Op::Unlock)
+        let queued = self.submit(OpKind::Unlock { level }, Op::Unlock);
+        if queued.is_err() {
+            self.core.level.lock().n_unlocks_queued -= 1;
+        }
+        queued
     }
 
     fn lock_level(&self) -> LockLevel {
-        *self.core.level.lock()
+        self.core.level.lock().level
     }
 
     fn check_reserved_lock(&self) -> Result<bool> {
@@ -320,8 +335,14 @@ impl Drop for AsyncFile {
         let shared = &self.shared;
         let core = &self.core;
         if let Some(locks) = &core.inproc {
-            let mut held = core.level.lock();
-            let _ = locks.unlock(&mut held, LockLevel::None, &NoProcessLocks, &core.path, |_| {});
+            let mut state = core.level.lock();
+            let _ = locks.unlock(
+                &mut state.level,
+                LockLevel::None,
+                &NoProcessLocks,
+                &core.path,
+                |_| {},
+            );
         }
         let delete_on_close = core.flags.delete_on_close;
         let mut st = shared.lock();

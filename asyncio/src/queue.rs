@@ -363,8 +363,9 @@ impl State {
         let mut closes = Vec::new();
         let Some(error) = failed else { return closes };
         let failed = self.queue.pop_front().expect("retiring the failed entry");
-        self.unqueue(&failed);
+        let behind: Vec<Entry> = self.queue.drain(..).collect();
         let error = Sticky::new(error);
+        // Poison first, while every file the entries name is still known.
         let mut files: HashSet<FileId> = failed.file.into_iter().collect();
         // A delete of a name whose file the queue never opened has no incarnation to poison:
         // its path reports the error instead.
@@ -372,27 +373,29 @@ impl State {
         if let (None, OpKind::Delete { canonical, .. }) = (failed.file, &failed.op) {
             names.push(canonical.clone());
         }
-        while let Some(entry) = self.queue.pop_front() {
-            self.unqueue(&entry);
-            match entry.op {
-                OpKind::Close { .. } => closes.extend(entry.handle),
-                OpKind::Unlock { .. } => {}
-                ref op => {
-                    self.stats.n_dropped += 1;
-                    debug_assert!(op.changes_disk());
-                    match (entry.file, op) {
-                        (Some(file), _) => {
-                            files.insert(file);
-                        }
-                        (None, OpKind::Delete { canonical, .. }) => names.push(canonical.clone()),
-                        (None, _) => {}
-                    }
+        for entry in &behind {
+            if !entry.op.changes_disk() {
+                continue;
+            }
+            self.stats.n_dropped += 1;
+            match (entry.file, &entry.op) {
+                (Some(file), _) => {
+                    files.insert(file);
                 }
+                (None, OpKind::Delete { canonical, .. }) => names.push(canonical.clone()),
+                (None, _) => {}
             }
         }
         self.poison_files(&files, &error);
         for name in names {
             self.unreported.insert(name, error.clone());
+        }
+        self.unqueue(&failed);
+        for entry in behind {
+            self.unqueue(&entry);
+            if let (OpKind::Close { .. }, Some(core)) = (&entry.op, entry.handle) {
+                closes.push(core);
+            }
         }
         self.first_failure.get_or_insert(failed.first);
         self.failures.push_back(Failure { seq: failed.first, error, files });

@@ -37,7 +37,17 @@ pub(crate) fn run(shared: &Shared) {
                 }
                 st = shared.work.wait(st);
             }
-            let n = st.queue.len().min(shared.options.max_batch);
+            // A batch ends after its first sync: syncs are slow, and waiters for durability
+            // should not wait for the operations behind one. With the artificial delay every
+            // operation is slow, so each is its own batch.
+            let max = match shared.delay_us.load(Ordering::Relaxed) {
+                0 => shared.options.max_batch,
+                _ => 1,
+            };
+            let n = match st.queue.iter().take(max).position(|e| is_sync(&e.op)) {
+                Some(i) => i + 1,
+                None => st.queue.len().min(max),
+            };
             st.in_flight = n;
             st.stats.n_batches += 1;
             st.queue
@@ -69,6 +79,10 @@ pub(crate) fn run(shared: &Shared) {
             drop(core.take_parent());
         }
     }
+}
+
+fn is_sync(op: &OpKind) -> bool {
+    matches!(op, OpKind::Sync { .. } | OpKind::Delete { sync_dir: true, .. })
 }
 
 /// The test-only artificial delay: real time, a slow disk.
@@ -106,10 +120,16 @@ pub(crate) fn perform(
         OpKind::Unlock { level } => {
             let core = core()?;
             let parent = parent_of(core, Op::Unlock)?;
-            // Under the handle's lock mutex: a lock taken since this unlock was queued wins.
-            let held = core.level.lock();
-            let target = (*held).max(*level);
-            if target <= LockLevel::Shared && parent.0.lock_level() > target {
+            // Under the handle's lock mutex: a lock taken since this unlock was queued wins, and
+            // only the handle's last queued unlock acts (an earlier one would release the lock
+            // of a later transaction whose writes are still queued behind it).
+            let mut state = core.level.lock();
+            state.n_unlocks_queued = state.n_unlocks_queued.saturating_sub(1);
+            let target = state.level.max(*level);
+            if state.n_unlocks_queued == 0
+                && target <= LockLevel::Shared
+                && parent.0.lock_level() > target
+            {
                 parent.0.unlock(target)?;
             }
             Ok(())
