@@ -7,10 +7,15 @@
 //! * `shm_interop`: the `-shm` lock slots and dead-man switch against stock sqlite3
 //!   (fact sheet §5.6, §5.7, §11).
 //! * `crash_harness`: the crash-test harness proving itself on the toy commit protocol.
+//! * `async_crash`: the toy commit protocol through folio-asyncio's async VFS on the simulated
+//!   disk: every crash recovers a committed prefix that keeps everything at or before the
+//!   durability watermark; I/O errors at every operation.
 //! * `support`: the fact sheet's offsets and small helpers both suites use.
 
 // The suites live in `it/` beside this file; a test crate's root resolves `mod x;` to `x.rs`
 // next to it, hence the paths.
+#[path = "it/async_crash.rs"]
+mod async_crash;
 #[path = "it/crash_harness.rs"]
 mod crash_harness;
 #[path = "it/header_interop.rs"]

@@ -68,6 +68,64 @@ impl ToyStore {
     pub fn broken() -> Self {
         ToyStore { variant: Variant::SkipJournalSync, ..Self::correct() }
     }
+
+    /// Performs and commits `step` through any VFS (the harness uses the simulated disk;
+    /// folio-asyncio's suite puts its async VFS in between).
+    pub fn commit(&self, vfs: &dyn Vfs, step: &Step) -> Result<(), folio_vfs::Error> {
+        let db = open(vfs, DB, FileKind::MainDb)?;
+        let old = read_all(&*db)?;
+        let mut records = Vec::new();
+        for &(page, _) in step {
+            let start = page as usize * PAGE;
+            if start < old.len() {
+                records.extend_from_slice(&page.to_be_bytes());
+                records.extend_from_slice(&old[start..start + PAGE]);
+            }
+        }
+        let mut header = Vec::with_capacity(HEADER);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&((records.len() / (4 + PAGE)) as u32).to_be_bytes());
+        header.extend_from_slice(&(old.len() as u64).to_be_bytes());
+        header.extend_from_slice(&fnv(&records).to_be_bytes());
+
+        let journal = open(vfs, JOURNAL, FileKind::MainJournal)?;
+        journal.write_at(HEADER as u64, &records)?;
+        journal.write_at(0, &header)?;
+        if self.variant != Variant::SkipJournalSync {
+            journal.sync(SyncFlags::FULL)?;
+        }
+        drop(journal);
+
+        for &(page, fill) in step {
+            db.write_at(page as u64 * PAGE as u64, &[fill; PAGE])?;
+        }
+        db.sync(SyncFlags::FULL)?;
+        vfs.delete(Path::new(JOURNAL), true)
+    }
+
+    /// Opens the store through any VFS, recovers it and returns its state.
+    pub fn recover_on(&self, vfs: &dyn Vfs) -> Result<Pages, String> {
+        let err = |e: folio_vfs::Error| e.to_string();
+        let db = open(vfs, DB, FileKind::MainDb).map_err(err)?;
+        if vfs.access(Path::new(JOURNAL), folio_vfs::AccessCheck::Exists).map_err(err)? {
+            let journal = open(vfs, JOURNAL, FileKind::MainJournal).map_err(err)?;
+            let bytes = read_all(&*journal).map_err(err)?;
+            drop(journal);
+            if let Some(ParsedJournal { orig_size, records }) = parse_journal(&bytes) {
+                for (page, data) in records {
+                    db.write_at(u64::from(page) * PAGE as u64, data).map_err(err)?;
+                }
+                db.truncate(orig_size).map_err(err)?;
+                db.sync(SyncFlags::FULL).map_err(err)?;
+            }
+            vfs.delete(Path::new(JOURNAL), true).map_err(err)?;
+        }
+        let state = read_all(&*db).map_err(err)?;
+        if state.len() % PAGE != 0 {
+            return Err(format!("database size {} is not a whole number of pages", state.len()));
+        }
+        Ok(Pages(state))
+    }
 }
 
 /// One step: pages to overwrite, each filled with one byte value.
@@ -109,7 +167,7 @@ fn read_all(file: &dyn VfsFile) -> Result<Vec<u8>, folio_vfs::Error> {
     }
 }
 
-fn open(vfs: &SimVfs, path: &str, kind: FileKind) -> Result<Box<dyn VfsFile>, folio_vfs::Error> {
+fn open(vfs: &dyn Vfs, path: &str, kind: FileKind) -> Result<Box<dyn VfsFile>, folio_vfs::Error> {
     vfs.open(Some(Path::new(path)), OpenFlags::create(kind))
 }
 
@@ -154,58 +212,11 @@ impl Subject for ToyStore {
     }
 
     fn run_step(&self, vfs: &SimVfs, step: &Step) -> Result<(), folio_vfs::Error> {
-        let db = open(vfs, DB, FileKind::MainDb)?;
-        let old = read_all(&*db)?;
-        let mut records = Vec::new();
-        for &(page, _) in step {
-            let start = page as usize * PAGE;
-            if start < old.len() {
-                records.extend_from_slice(&page.to_be_bytes());
-                records.extend_from_slice(&old[start..start + PAGE]);
-            }
-        }
-        let mut header = Vec::with_capacity(HEADER);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&((records.len() / (4 + PAGE)) as u32).to_be_bytes());
-        header.extend_from_slice(&(old.len() as u64).to_be_bytes());
-        header.extend_from_slice(&fnv(&records).to_be_bytes());
-
-        let journal = open(vfs, JOURNAL, FileKind::MainJournal)?;
-        journal.write_at(HEADER as u64, &records)?;
-        journal.write_at(0, &header)?;
-        if self.variant != Variant::SkipJournalSync {
-            journal.sync(SyncFlags::FULL)?;
-        }
-        drop(journal);
-
-        for &(page, fill) in step {
-            db.write_at(page as u64 * PAGE as u64, &[fill; PAGE])?;
-        }
-        db.sync(SyncFlags::FULL)?;
-        vfs.delete(Path::new(JOURNAL), true)
+        self.commit(vfs, step)
     }
 
     fn recover(&self, vfs: &SimVfs) -> Result<Pages, String> {
-        let err = |e: folio_vfs::Error| e.to_string();
-        let db = open(vfs, DB, FileKind::MainDb).map_err(err)?;
-        if vfs.access(Path::new(JOURNAL), folio_vfs::AccessCheck::Exists).map_err(err)? {
-            let journal = open(vfs, JOURNAL, FileKind::MainJournal).map_err(err)?;
-            let bytes = read_all(&*journal).map_err(err)?;
-            drop(journal);
-            if let Some(ParsedJournal { orig_size, records }) = parse_journal(&bytes) {
-                for (page, data) in records {
-                    db.write_at(u64::from(page) * PAGE as u64, data).map_err(err)?;
-                }
-                db.truncate(orig_size).map_err(err)?;
-                db.sync(SyncFlags::FULL).map_err(err)?;
-            }
-            vfs.delete(Path::new(JOURNAL), true).map_err(err)?;
-        }
-        let state = read_all(&*db).map_err(err)?;
-        if state.len() % PAGE != 0 {
-            return Err(format!("database size {} is not a whole number of pages", state.len()));
-        }
-        Ok(Pages(state))
+        self.recover_on(vfs)
     }
 
     fn durability(&self) -> Durability {
