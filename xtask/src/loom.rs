@@ -1,9 +1,11 @@
-//! `cargo xtask loom`: the loom models of folio-vfs (`vfs/tests/loom.rs`, `#![cfg(loom)]`).
+//! `cargo xtask loom`: the loom models of the workspace ([`MODELS`]: folio-vfs's lock tables,
+//! folio-asyncio's write-queue hand-off; each a `tests/loom.rs` under `#![cfg(loom)]`).
 //!
 //! They build with `--cfg loom` in release mode, in a target directory of their own
-//! (`target/loom`) so the changed flags do not throw away the normal build cache. Because the
-//! test file is empty without `--cfg loom`, a run that executes no test is an error: a loom run
-//! that checks nothing must not pass.
+//! (`target/loom`) so the changed flags do not throw away the normal build cache. Because a
+//! test file is empty without `--cfg loom`, a package whose run executes no test is an error (a
+//! loom run that checks nothing must not pass); with a test filter, the run as a whole must
+//! pass some test.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -14,18 +16,46 @@ use crate::{cargo, cmd};
 /// `LOOM_MAX_PREEMPTIONS` in CI: small models, bounded time. Run deeper by hand.
 pub(crate) const CI_PREEMPTIONS: u32 = 2;
 
-/// The test file holding the models, relative to the workspace root.
-const LOOM_TESTS: &str = "vfs/tests/loom.rs";
+/// The packages with loom models and the test file holding them (relative to the workspace
+/// root; the test target is named `loom`).
+pub(crate) const MODELS: &[(&str, &str)] =
+    &[("folio-vfs", "vfs/tests/loom.rs"), ("folio-asyncio", "asyncio/tests/loom.rs")];
 
-/// Runs the models with `LOOM_MAX_PREEMPTIONS=preemptions`, passing `test_args` to the test
-/// binary.
+/// Runs every package's models with `LOOM_MAX_PREEMPTIONS=preemptions`, passing `test_args`
+/// to each test binary.
 pub(crate) fn run(root: &Path, preemptions: u32, test_args: &[String]) -> Result<(), String> {
-    if !root.join(LOOM_TESTS).is_file() {
-        return Err(format!("{LOOM_TESTS} does not exist, so there are no loom models to run"));
+    let mut total = 0;
+    for &(package, tests) in MODELS {
+        let passed = run_package(root, package, tests, preemptions, test_args)?;
+        if passed == 0 && test_args.is_empty() {
+            return Err(format!(
+                "the loom run of {package} passed no test; {tests} must hold `#[test]`s built \
+                 under `--cfg loom`"
+            ));
+        }
+        total += passed;
+    }
+    if total == 0 {
+        return Err("the loom run passed no test: the filter after `--` matches no model".into());
+    }
+    println!("loom: {total} model(s) passed with LOOM_MAX_PREEMPTIONS={preemptions}");
+    Ok(())
+}
+
+/// Runs one package's models; returns how many passed.
+fn run_package(
+    root: &Path,
+    package: &str,
+    tests: &str,
+    preemptions: u32,
+    test_args: &[String],
+) -> Result<u64, String> {
+    if !root.join(tests).is_file() {
+        return Err(format!("{tests} does not exist, so {package} has no loom models to run"));
     }
     let mut cmd = Command::new(cargo());
     cmd.current_dir(root)
-        .args(["test", "-p", "folio-vfs", "--release", "--test", "loom"])
+        .args(["test", "-p", package, "--release", "--test", "loom"])
         .env("RUSTFLAGS", cmd::append_flags("RUSTFLAGS", "--cfg loom"))
         .env("LOOM_MAX_PREEMPTIONS", preemptions.to_string())
         .env("CARGO_TARGET_DIR", loom_target_dir(root));
@@ -41,15 +71,7 @@ pub(crate) fn run(root: &Path, preemptions: u32, test_args: &[String]) -> Result
     if !test_args.is_empty() {
         cmd.arg("--").args(test_args);
     }
-    let passed = run_counting_passed(&mut cmd)?;
-    if passed == 0 {
-        return Err(format!(
-            "the loom run passed no test; {LOOM_TESTS} must hold `#[test]`s built under \
-             `--cfg loom` (and any filter after `--` must match some)"
-        ));
-    }
-    println!("loom: {passed} model(s) passed with LOOM_MAX_PREEMPTIONS={preemptions}");
-    Ok(())
+    run_counting_passed(&mut cmd)
 }
 
 /// `<target>/loom`, where `<target>` is `$CARGO_TARGET_DIR` if set, else `<root>/target`.

@@ -1,6 +1,6 @@
 //! Tests of the loom runner's output reading.
 
-use super::passed_in;
+use super::{passed_in, MODELS};
 
 #[test]
 fn passed_count_is_read_from_libtest_summaries() {
@@ -12,4 +12,16 @@ fn passed_count_is_read_from_libtest_summaries() {
     assert_eq!(passed_in("test result: ok. 0 passed; 0 failed;"), Some(0));
     assert_eq!(passed_in("running 3 tests"), None);
     assert_eq!(passed_in("test models::header_retry ... ok"), None);
+}
+
+#[test]
+fn every_listed_model_file_exists_and_is_a_loom_test() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+    assert!(MODELS.iter().any(|&(package, _)| package == "folio-asyncio"));
+    for &(package, tests) in MODELS {
+        let text = std::fs::read_to_string(root.join(tests))
+            .unwrap_or_else(|e| panic!("{package}: cannot read {tests}: {e}"));
+        assert!(text.contains("#![cfg(loom)]"), "{tests} is not gated on cfg(loom)");
+        assert!(text.contains("loom::model"), "{tests} holds no loom model");
+    }
 }

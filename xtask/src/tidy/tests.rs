@@ -253,6 +253,7 @@ fn lower_crates_must_forbid_unsafe_code() {
         ("journal/src/lib.rs", good),
         ("wal/src/lib.rs", in_comment),
         ("pager/src/lib.rs", with_others),
+        ("asyncio/src/lib.rs", good),
     ]);
     let errors = check_forbid_unsafe(&ws);
     assert_eq!(errors.len(), 2, "{errors:#?}");
