@@ -277,7 +277,9 @@ pub fn fault_sweep<T: Subject>(subject: &T, workload_seed: u64, kind: FaultKind)
                 report.violations.push(violation(format!("setup failed: {e}")));
                 continue;
             }
-            vfs.add_fault(FaultRule::once(op, vfs.op_count(op) + n, kind));
+            // A rule counts the operations it sees from when it is added, so `n` is already
+            // "the nth after setup".
+            vfs.add_fault(FaultRule::once(op, n, kind));
             let mut acked = 0;
             for step in &steps {
                 match subject.run_step(&vfs, step) {

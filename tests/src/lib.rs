@@ -7,6 +7,9 @@
 //! * [`sqlite_cli`] runs the stock `sqlite3` command-line shell on a database.
 //! * [`crash`] is the crash-test harness: seeded workloads on the simulated disk, crash points
 //!   swept or sampled, and the committed-prefix oracle.
+//! * [`stock_sqlite`] runs stock SQLite (rusqlite, bundled) on Folio VFSes through
+//!   folio-sqlite-bridge: connections on a registered VFS (the simulated disk included), a
+//!   realistic workload with its model, and stock SQLite as a crash-harness subject.
 //!
 //! The two stock-SQLite helpers fail loudly (a panic naming what to install) when their tool
 //! is missing, never skip, and bound every wait with a timeout so a hung child fails the test
@@ -15,5 +18,6 @@
 pub mod crash;
 pub mod sqlite_child;
 pub mod sqlite_cli;
+pub mod stock_sqlite;
 
 mod pipe;

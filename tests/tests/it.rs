@@ -10,12 +10,20 @@
 //! * `async_crash`: the toy commit protocol through folio-asyncio's async VFS on the simulated
 //!   disk: every crash recovers a committed prefix that keeps everything at or before the
 //!   durability watermark; I/O errors at every operation.
+//! * `bridge_interop`: stock SQLite (rusqlite, bundled) on Folio's OS and memory VFSes through
+//!   folio-sqlite-bridge, in every journal mode and with mmap, checked by the stock sqlite3 shell.
+//! * `bridge_crash`: stock SQLite on the simulated disk through the bridge: every crash point,
+//!   injected faults as SQLite codes, crash images opened by the stock sqlite3 shell.
 //! * `support`: the fact sheet's offsets and small helpers both suites use.
 
 // The suites live in `it/` beside this file; a test crate's root resolves `mod x;` to `x.rs`
 // next to it, hence the paths.
 #[path = "it/async_crash.rs"]
 mod async_crash;
+#[path = "it/bridge_crash.rs"]
+mod bridge_crash;
+#[path = "it/bridge_interop.rs"]
+mod bridge_interop;
 #[path = "it/crash_harness.rs"]
 mod crash_harness;
 #[path = "it/header_interop.rs"]

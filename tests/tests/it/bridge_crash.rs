@@ -1,0 +1,301 @@
+//! Stock SQLite (bundled) on the simulated disk through folio-sqlite-bridge: crashed at every
+//! write and sync of a seeded workload in each journal mode, rebooted on the crash image and
+//! reopened through the bridge, where SQLite's own recovery runs; the crash harness's oracle
+//! (integrity, a committed prefix, nothing acknowledged lost) judges each run. Crash images
+//! also go to a real directory for the stock `sqlite3` shell, which must agree. Injected faults
+//! come back to the application as SQLite's codes, and the database survives them.
+//!
+//! Budget knobs, as for the toy protocol: `FOLIO_CRASH_SEEDS` (workloads swept per mode, CI
+//! default 1), `FOLIO_SEED` (replay one run seed in every mode and nothing else).
+
+use folio_sqlite_bridge::last_error;
+use folio_tests::crash::{self, Subject};
+use folio_tests::sqlite_cli::run_sqlite3_cli;
+use folio_tests::stock_sqlite::crash_subject::{Rows, StockSqlite, DB};
+use folio_tests::stock_sqlite::{extended_code, BridgedConnection, JournalMode};
+use folio_vfs::sim::{seed_from_env, FaultKind, FaultOp, FaultRule, Rng, SimConfig, SimVfs};
+use std::path::Path;
+use std::time::Instant;
+
+/// Workloads swept over every crash point, per journal mode, in CI.
+const CI_SEEDS: u64 = 1;
+const FIRST_SEED: u64 = 0x5715;
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| {
+        folio_vfs::sim::parse_seed(&v).unwrap_or_else(|| panic!("{name}={v:?} is not a number"))
+    })
+}
+
+#[test]
+fn stock_sqlite_on_the_simulated_disk_recovers_a_committed_prefix_at_every_crash_point() {
+    if std::env::var("FOLIO_SEED").is_ok() {
+        let seed = seed_from_env(0);
+        for mode in JournalMode::ALL {
+            eprintln!("replaying run seed {seed:#x} in {mode:?} mode");
+            crash::run_one(&StockSqlite::new(mode), seed)
+                .unwrap_or_else(|v| panic!("{mode:?}: {v}"));
+        }
+        return;
+    }
+    let seeds = env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS);
+    let mut total = 0;
+    for mode in JournalMode::ALL {
+        let start = Instant::now();
+        let subject = StockSqlite::new(mode);
+        let report = crash::sweep(&subject, FIRST_SEED, seeds);
+        eprintln!(
+            "stock SQLite, {mode:?}: {} crash runs, {} violations, {:.1?}",
+            report.runs,
+            report.violations.len(),
+            start.elapsed()
+        );
+        report.assert_clean(&format!("stock SQLite in {mode:?} mode on the simulated disk"));
+        assert!(report.runs > 30 * seeds, "{mode:?}: suspiciously few crash points");
+        total += report.runs;
+    }
+    eprintln!("stock SQLite: {total} crash runs in all, every one a committed prefix");
+}
+
+#[test]
+fn stock_sqlite_recovers_a_committed_prefix_on_devices_that_promise_more() {
+    // What the device advertises changes what SQLite writes: powersafe overwrite shrinks the
+    // journal's sector to 512 bytes, so fewer neighbouring pages are journaled; atomic 4 KiB
+    // writes cannot tear.
+    //
+    // SAFE_APPEND and SEQUENTIAL are left out on purpose: SQLite reads them as stronger promises
+    // than the simulated disk keeps. With SAFE_APPEND it trusts the journal's size (nRec
+    // 0xffffffff), but the disk can lose one append while keeping a later one, leaving a hole
+    // of zeros inside the size that passes SQLite's sampled checksum. With SEQUENTIAL it skips
+    // the journal sync before writing the database, but the disk orders directory entries apart
+    // from data, so the new journal's name can be lost while the database writes survive.
+    use folio_vfs::DeviceCharacteristics as Dc;
+    let devices = [Dc::POWERSAFE_OVERWRITE, Dc::ATOMIC4K | Dc::POWERSAFE_OVERWRITE];
+    for device in devices {
+        for mode in [JournalMode::Delete, JournalMode::Wal] {
+            let subject = StockSqlite::new(mode).with_device(device);
+            let report = crash::sweep(&subject, FIRST_SEED + 1, CI_SEEDS);
+            eprintln!(
+                "stock SQLite, {mode:?} on {device:?}: {} crash runs, {} violations",
+                report.runs,
+                report.violations.len()
+            );
+            report.assert_clean(&format!("stock SQLite in {mode:?} mode on {device:?}"));
+        }
+    }
+}
+
+#[test]
+fn the_sweep_catches_stock_sqlite_run_without_the_syncs_durability_needs() {
+    // Canaries: the same sweep with SQLite told to skip syncs the oracle's promise needs must
+    // find violations, so a clean sweep above means something.
+    let canaries = [
+        // NORMAL does not sync the WAL at commit: acknowledged commits (and here even the
+        // schema of setup) can be lost.
+        (JournalMode::Wal, "NORMAL"),
+        // NORMAL leaves the commit's truncation of the journal unsynced (SQLite syncs it only at
+        // FULL, since Mozilla bug 1072773): a power loss can bring the old journal back beside
+        // the next transaction's writes, and rolling that back corrupts the database.
+        (JournalMode::Truncate, "NORMAL"),
+        // FULL in DELETE mode leaves the journal's deletion unsynced: a crash can bring a
+        // committed transaction's journal back, and SQLite rolls the commit back. Atomic and
+        // consistent, but an acknowledged commit is lost: the reason for EXTRA above.
+        (JournalMode::Delete, "FULL"),
+    ];
+    for (mode, level) in canaries {
+        let subject = StockSqlite::new(mode).with_synchronous(level);
+        let report = crash::sweep(&subject, FIRST_SEED, CI_SEEDS);
+        eprintln!(
+            "canary {mode:?} at synchronous={level}: {} crash runs, {} violations; first: {}",
+            report.runs,
+            report.violations.len(),
+            report.violations.first().map(ToString::to_string).unwrap_or_default()
+        );
+        assert!(
+            !report.violations.is_empty(),
+            "{mode:?} at synchronous={level}: {} crash runs found nothing",
+            report.runs
+        );
+        if level == "FULL" {
+            for v in &report.violations {
+                assert!(v.detail.contains("were acknowledged"), "not just a lost commit: {v}");
+            }
+        }
+    }
+}
+
+/// The rows stock sqlite3 sees in `db`, after its integrity check.
+fn rows_by_stock_sqlite3(db: &Path) -> String {
+    let out = run_sqlite3_cli(
+        db,
+        "PRAGMA integrity_check;\nSELECT k, tag, length(v), hex(substr(v, 1, 1)) FROM kv ORDER BY k;",
+    );
+    out.expect_ok().to_string()
+}
+
+fn rows_as_stock_sqlite3_prints_them(rows: &Rows) -> String {
+    let mut out = String::from("ok\n");
+    for (key, row) in &rows.0 {
+        let first = folio_tests::stock_sqlite::crash_subject::value(*key, row.len, row.fill);
+        let hex = first.first().map(|b| format!("{b:02X}")).unwrap_or_default();
+        out.push_str(&format!("{key}|t{}|{}|{hex}\n", row.tag, row.len));
+    }
+    out
+}
+
+#[test]
+fn crash_images_open_in_stock_sqlite3_with_the_same_rows() {
+    for mode in JournalMode::ALL {
+        let subject = StockSqlite::new(mode);
+        // Crash points spread over the workload; the run seed names each one.
+        for point in [3, 11, 19, 27, 41, 57] {
+            let run_seed = crash::run_seed(FIRST_SEED, point);
+            let image = crash::crash_image(&subject, run_seed);
+            let rebooted = SimVfs::from_image(&image, subject.sim_config(run_seed));
+            let recovered = subject
+                .recover(&rebooted)
+                .unwrap_or_else(|e| panic!("FOLIO_SEED={run_seed:#x} ({mode:?}): {e}"));
+
+            let dir = tempfile::tempdir().unwrap();
+            image.write_to_dir(dir.path()).unwrap();
+            let db = dir.path().join(Path::new(DB).file_name().unwrap());
+            let stock = rows_by_stock_sqlite3(&db);
+            let ours = rows_as_stock_sqlite3_prints_them(&recovered);
+            assert!(
+                stock == ours,
+                "FOLIO_SEED={run_seed:#x} ({mode:?}): stock sqlite3 recovered\n{stock}\nthe \
+                 bridge recovered\n{ours}"
+            );
+        }
+    }
+}
+
+/// Opens the subject's database on `sim` with the schema and a first committed row.
+fn prepared(sim: &SimVfs, mode: JournalMode) -> BridgedConnection {
+    let subject = StockSqlite::new(mode);
+    subject.setup(sim).expect("setup on a healthy disk");
+    drop(subject);
+    let conn = BridgedConnection::on_sim(sim, DB).unwrap();
+    // Only WAL is a property of the file; the rollback modes belong to the connection.
+    mode.set(&conn).unwrap();
+    conn.execute("INSERT INTO kv VALUES (1, 't0', x'01')", []).unwrap();
+    conn
+}
+
+fn rows_after_reopen(sim: &SimVfs) -> Rows {
+    let conn = BridgedConnection::on_sim(sim, DB).expect("reopen after the fault");
+    StockSqlite::read_rows(&conn).unwrap_or_else(|e| panic!("after the fault: {e}"))
+}
+
+/// A transaction big enough to write the journal (or WAL) and several pages.
+const BIG_TXN: &str = "BEGIN;
+    WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 20)
+    INSERT INTO kv SELECT 100 + x, 't1', zeroblob(2000) FROM n;
+    COMMIT;";
+
+#[test]
+fn injected_faults_come_back_as_sqlite_codes_and_the_database_stays_consistent() {
+    let cases = [
+        (FaultOp::Write, FaultKind::Io, libsqlite3_codes::IOERR_WRITE),
+        (FaultOp::Write, FaultKind::DiskFull, libsqlite3_codes::FULL),
+        (FaultOp::Write, FaultKind::ShortWrite, libsqlite3_codes::FULL),
+        (FaultOp::Sync, FaultKind::Io, libsqlite3_codes::IOERR_FSYNC),
+        (FaultOp::Truncate, FaultKind::Io, libsqlite3_codes::IOERR_TRUNCATE),
+    ];
+    for mode in [JournalMode::Delete, JournalMode::Truncate, JournalMode::Wal] {
+        for (op, kind, code) in cases {
+            // TRUNCATE mode truncates at commit; the other modes never truncate here.
+            if op == FaultOp::Truncate && mode != JournalMode::Truncate {
+                continue;
+            }
+            let what = format!("{kind:?} on {op:?} in {mode:?} mode");
+            let sim = SimVfs::new(SimConfig::new(0xfa17));
+            let conn = prepared(&sim, mode);
+            sim.add_fault(FaultRule::once(op, 1, kind));
+            let err = conn.execute_batch(BIG_TXN).expect_err(&what);
+            assert_eq!(extended_code(&err), Some(code), "{what}: {err}");
+            let last = last_error().expect("the bridge recorded the fault");
+            assert_eq!(last.code, code, "{what}");
+            assert!(last.message.contains("/stock/crash.db"), "{what}: {last:?}");
+            drop(conn);
+            sim.clear_faults();
+            // The failed transaction is gone, the earlier commit is there, all is consistent.
+            let rows = rows_after_reopen(&sim);
+            assert_eq!(rows.0.keys().copied().collect::<Vec<_>>(), vec![1], "{what}: {rows:?}");
+        }
+    }
+}
+
+#[test]
+fn busy_cantopen_and_readonly_come_back_as_sqlite_codes() {
+    let sim = SimVfs::new(SimConfig::new(0xb05e));
+    let first = prepared(&sim, JournalMode::Delete);
+    let second = first.vfs().open(DB).unwrap();
+    first.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let err = second.execute_batch("BEGIN IMMEDIATE").expect_err("a second writer");
+    assert_eq!(extended_code(&err), Some(libsqlite3_codes::BUSY), "{err}");
+    first.execute_batch("COMMIT").unwrap();
+
+    let missing =
+        first.vfs().open_with("/stock/missing.db", rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE);
+    let err = missing.expect_err("opening a missing file without CREATE");
+    assert_eq!(extended_code(&err), Some(libsqlite3_codes::CANTOPEN), "{err}");
+
+    // A read-only connection may read but not write; the refusal is SQLite's own here (it
+    // knows the file is read-only from the open flags the bridge reports back).
+    let reader = first.vfs().open_with(DB, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    assert_eq!(reader.query_row("SELECT count(*) FROM kv", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
+    let err = reader.execute("DELETE FROM kv", []).expect_err("writing read-only");
+    assert_eq!(extended_code(&err), Some(libsqlite3_codes::READONLY), "{err}");
+    drop((second, reader));
+}
+
+#[test]
+fn stock_sqlite_survives_an_injected_error_at_every_operation() {
+    for mode in JournalMode::ALL {
+        let start = Instant::now();
+        let subject = StockSqlite::new(mode).with_steps(3);
+        let report = crash::fault_sweeps(&subject, FIRST_SEED, 1);
+        eprintln!(
+            "stock SQLite, {mode:?}: {} injected faults, {} violations, {:.1?}",
+            report.runs,
+            report.violations.len(),
+            start.elapsed()
+        );
+        report.assert_clean(&format!("stock SQLite in {mode:?} mode with injected faults"));
+        assert!(report.runs > 50, "{mode:?}: only {} fault runs", report.runs);
+    }
+}
+
+#[test]
+fn a_replayed_run_seed_crashes_at_the_same_operation() {
+    // SQLite's nonces and salts come from its own generator, so images may differ in those
+    // bytes; the rows recovered may not.
+    let subject = StockSqlite::new(JournalMode::Wal);
+    let mut rng = Rng::new(0x2e91a7);
+    for _ in 0..3 {
+        let run_seed = crash::run_seed(FIRST_SEED, rng.below(60));
+        let a = crash::crash_image(&subject, run_seed);
+        let b = crash::crash_image(&subject, run_seed);
+        let names = |i: &folio_vfs::sim::CrashImage| i.files.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(names(&a), names(&b), "FOLIO_SEED={run_seed:#x}");
+        let recover = |image| {
+            subject
+                .recover(&SimVfs::from_image(image, subject.sim_config(run_seed)))
+                .unwrap_or_else(|e| panic!("FOLIO_SEED={run_seed:#x}: {e}"))
+        };
+        assert_eq!(recover(&a), recover(&b), "FOLIO_SEED={run_seed:#x}");
+    }
+}
+
+/// SQLite's result codes, written out (sqlite.h) so the test checks the bridge against SQLite's
+/// numbers rather than against the bindings it uses.
+mod libsqlite3_codes {
+    pub const BUSY: i32 = 5;
+    pub const READONLY: i32 = 8;
+    pub const FULL: i32 = 13;
+    pub const CANTOPEN: i32 = 14;
+    pub const IOERR_WRITE: i32 = 778;
+    pub const IOERR_FSYNC: i32 = 1034;
+    pub const IOERR_TRUNCATE: i32 = 1546;
+}
