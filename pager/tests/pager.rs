@@ -461,6 +461,28 @@ fn pages_come_from_the_map_only_in_read_transactions() {
 }
 
 #[test]
+fn pages_beyond_the_mapped_region_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let vfs: Arc<dyn Vfs> = Arc::new(OsVfs::new());
+    let path = dir.path().join("m.db");
+    let mut pager = Pager::open(Arc::clone(&vfs), &path, opts()).unwrap();
+    write_pages(&mut pager, 8, 6);
+    // The map covers the first three pages only.
+    let o = PagerOptions { mmap_size: 3 * PS as u64, ..opts() };
+    let mut reader = Pager::open(Arc::clone(&vfs), &path, o).unwrap();
+    reader.begin_read().unwrap();
+    let mapped: Vec<bool> = (2..=8).map(|p| reader.get(p).unwrap().is_mapped()).collect();
+    assert_eq!(mapped, [true, true, false, false, false, false, false]);
+    assert!(reader.get(8).unwrap().iter().all(|&b| b == 6));
+    reader.end_read().unwrap();
+    // mmap_size 0 turns the map off.
+    reader.set_mmap_size(0).unwrap();
+    reader.begin_read().unwrap();
+    assert!(!reader.get(2).unwrap().is_mapped());
+    reader.end_read().unwrap();
+}
+
+#[test]
 fn large_sectors_journal_every_page_of_the_sector() {
     // No powersafe overwrite, 4096-byte sectors, 1024-byte pages: four pages share a sector.
     let vfs: Arc<dyn Vfs> = Arc::new(
