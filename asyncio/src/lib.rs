@@ -42,7 +42,14 @@
 //! ```
 //!
 //! # Guarantees
+//! * **Names.** Opening, deleting or checking a name sees the queue: a queued delete makes it
+//!   absent, a queued creation present. A journal or temporary file opened while a delete or
+//!   creation of its name is queued is opened by the writer in order (SQLite's OPENEXCLUSIVE
+//!   trick), and reads of it start from an empty file; a main database waits for those queued
+//!   name operations instead, since its locks need the real file at once.
 //! * **Order.** The writer performs queued operations in sequence-number order, one at a time.
+//!   It takes them in batches (up to [`Options::max_batch`], ending after the first sync) and
+//!   retires each batch under one acquisition of the queue.
 //!   A write may be merged into the write queued just before it (the tail of the whole queue,
 //!   not yet taken by the writer) when both are to the same handle and their ranges touch or
 //!   overlap: nothing was queued between them, so the parent sees the same bytes in the same
@@ -74,6 +81,12 @@
 //!   this handle reports at once, but is queued, so the parent's lock is released only after
 //!   every operation queued before it (the transaction it ends) has been performed. Readers in
 //!   this process see the queue anyway; other processes see the lock until the data is there.
+//!   Only a handle's last queued unlock acts (SQLite's rule), and it lowers the parent no
+//!   further than the level the handle reports by then: an earlier one would release the lock
+//!   of a later transaction whose writes are still queued. The parent's level is therefore
+//!   never below the reported one, and may be above it (a handle that relocks RESERVED before
+//!   its unlock ran keeps EXCLUSIVE on the parent until its next unlock: SQLite has no step
+//!   from EXCLUSIVE down to RESERVED).
 //!   [`Options::lock_files`] `= false` arbitrates locks only between handles of this
 //!   `AsyncVfs` (SQLite's `LOCKFILES=0`): **unsafe when any other connection or process uses
 //!   the same files.** `check_reserved_lock` asks the parent (whose level is never below the
