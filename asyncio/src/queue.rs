@@ -82,6 +82,8 @@ pub(crate) struct FileState {
     n_queued: usize,
     /// Performed writes and truncates (their first sequence numbers) not yet covered by a sync.
     unsynced: Vec<Seq>,
+    /// The point up to which barriers have covered this file (their failures are reported).
+    barrier_seq: Seq,
 }
 
 struct Failure {
@@ -107,6 +109,8 @@ pub(crate) struct State {
     pub(crate) last_seq: Seq,
     /// Every operation up to here has left the queue.
     pub(crate) done_seq: Seq,
+    /// The point up to which flushes have covered (their failures are reported).
+    flush_seq: Seq,
     unsettled: BTreeSet<Seq>,
     first_failure: Option<Seq>,
     failures: VecDeque<Failure>,
@@ -138,6 +142,7 @@ impl State {
             in_flight: 0,
             last_seq: 0,
             done_seq: 0,
+            flush_seq: 0,
             unsettled: BTreeSet::new(),
             first_failure: None,
             failures: VecDeque::new(),
@@ -198,6 +203,7 @@ impl State {
                         n_handles: 0,
                         n_queued: 0,
                         unsynced: Vec::new(),
+                        barrier_seq: 0,
                     },
                 );
                 self.paths.insert(canonical.clone(), file);
@@ -522,9 +528,22 @@ impl State {
             .map(|f| f.error.clone())
     }
 
-    /// The last sequence number of the operations of `file` queued now (0 if none).
-    pub(crate) fn last_queued_of(&self, file: FileId) -> Seq {
-        self.queue.iter().rev().find(|e| e.file == Some(file)).map_or(0, |e| e.last)
+    /// Starts a flush: it covers everything queued since the previous flush began (so a
+    /// failure is reported by the first flush that covers it, even if it happened before the
+    /// call). Returns (after, target).
+    pub(crate) fn begin_flush(&mut self) -> (Seq, Seq) {
+        let after = self.flush_seq;
+        self.flush_seq = self.last_seq;
+        (after, self.last_seq)
+    }
+
+    /// Starts a barrier on `file`: like [`Self::begin_flush`], for that file's operations.
+    pub(crate) fn begin_barrier(&mut self, file: FileId) -> Option<(Seq, Seq)> {
+        let target = self.queue.iter().rev().find(|e| e.file == Some(file)).map_or(0, |e| e.last);
+        let state = self.files.get_mut(&file)?;
+        let after = state.barrier_seq;
+        state.barrier_seq = state.barrier_seq.max(target).max(self.done_seq);
+        Some((after, target.max(after)))
     }
 
     // ---- read-through ---------------------------------------------------------------------

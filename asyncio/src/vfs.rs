@@ -257,27 +257,24 @@ impl AsyncVfs {
     }
 
     /// Waits until every operation queued so far has been performed. Fails with the error of
-    /// the first of them that failed.
+    /// the first operation that failed since the previous flush began (even if it failed
+    /// before this call: the first flush to cover a failure reports it).
     pub fn flush(&self) -> Result<()> {
-        let (after, target) = {
-            let st = self.shared.lock();
-            (st.done_seq, st.last_seq)
-        };
+        let (after, target) = self.shared.lock().begin_flush();
         self.shared.wait_done("flush", after, target, None)
     }
 
     /// Waits until every operation queued so far on the file `path` names (its live
-    /// incarnation) has been performed. Fails with the error that poisoned that file, if one
-    /// of them failed or was dropped.
+    /// incarnation) has been performed. Fails with the error that poisoned that file if one of
+    /// its operations failed, or was dropped, since the previous barrier on it began.
     pub fn barrier(&self, path: &Path) -> Result<()> {
         let canonical = self.shared.parent.full_path(path)?;
-        let (after, target, file) = {
-            let st = self.shared.lock();
+        let (file, window) = {
+            let mut st = self.shared.lock();
             let file = st.live_file(&canonical);
-            let target = file.map_or(0, |f| st.last_queued_of(f));
-            (st.done_seq, target, file)
+            (file, file.and_then(|f| st.begin_barrier(f)))
         };
-        let Some(file) = file else { return Ok(()) };
+        let (Some(file), Some((after, target))) = (file, window) else { return Ok(()) };
         self.shared.wait_done("barrier", after, target, Some(file))
     }
 
