@@ -5,6 +5,8 @@
 //!   `scripts/sqlite_child.py`) over a line protocol, and probes POSIX locks from outside our
 //!   process with `F_GETLK`: the other side of every lock-interop test.
 //! * [`sqlite_cli`] runs the stock `sqlite3` command-line shell on a database.
+//! * [`sqlite_hot`] has a stock sqlite3 killed mid-transaction leave a hot journal, and copies
+//!   it for each recoverer.
 //! * [`crash`] is the crash-test harness: seeded workloads on the simulated disk, crash points
 //!   swept or sampled, and the committed-prefix oracle.
 //! * [`stock_sqlite`] runs stock SQLite (rusqlite, bundled) on Folio VFSes through
@@ -18,6 +20,7 @@
 pub mod crash;
 pub mod sqlite_child;
 pub mod sqlite_cli;
+pub mod sqlite_hot;
 pub mod stock_sqlite;
 
 mod pipe;

@@ -2,6 +2,8 @@
 //!
 //! * `header_interop`: the database-header codec against files written by stock sqlite3.
 //! * `journal_interop`: the journal codec against journals written by stock sqlite3.
+//! * `pager_interop`: folio-pager against stock sqlite3 both ways: a page transplant in every
+//!   journal mode, hot journals each side leaves rolled back by the other, cache invalidation.
 //! * `lock_interop`: the database-file lock protocol against stock sqlite3 in another process,
 //!   both directions, including the close pitfall of POSIX locks (fact sheet §2).
 //! * `shm_interop`: the `-shm` lock slots and dead-man switch against stock sqlite3
@@ -32,6 +34,8 @@ mod header_interop;
 mod journal_interop;
 #[path = "it/lock_interop.rs"]
 mod lock_interop;
+#[path = "it/pager_interop.rs"]
+mod pager_interop;
 #[path = "it/shm_interop.rs"]
 mod shm_interop;
 #[path = "it/support.rs"]

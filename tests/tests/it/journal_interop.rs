@@ -10,22 +10,10 @@ use folio_journal::playback::{playback, Mode, Playback};
 use folio_journal::writer::{JournalConfig, JournalWriter, SyncPolicy};
 use folio_tests::sqlite_child::SqliteChild;
 use folio_tests::sqlite_cli::run_sqlite3_cli;
+use folio_tests::sqlite_hot::{copy_with_journal, journal_path, kill_mid_transaction, make_db};
 use folio_vfs::os::OsVfs;
 use folio_vfs::{FileKind, LockLevel, OpenFlags, SyncFlags, Vfs};
-use std::path::{Path, PathBuf};
-
-fn journal_path(db: &Path) -> PathBuf {
-    PathBuf::from(format!("{}-journal", db.display()))
-}
-
-/// A database of `page_size` with enough rows to span several pages.
-fn make_db(child: &mut SqliteChild, page_size: u32, mode: &str) {
-    child.open("w");
-    child.ok("w", &format!("PRAGMA page_size={page_size}"));
-    child.ok("w", &format!("PRAGMA journal_mode={mode}"));
-    child.ok("w", "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
-    child.ok("w", "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<300) INSERT INTO t SELECT i, printf('%0100d', i) FROM n");
-}
+use std::path::Path;
 
 #[test]
 fn a_live_sqlite3_journal_decodes_and_every_record_verifies() {
@@ -90,14 +78,6 @@ fn a_persist_commit_zeroes_exactly_the_header_fields() {
     assert_eq!(JournalHeader::decode(&journal), Err(EndOfJournal::BadMagic), "not hot");
 }
 
-/// Copies `db` and its journal into `dir`, returning the copy's path.
-fn copy_pair(db: &Path, dir: &Path) -> PathBuf {
-    let to = dir.join("crashed.db");
-    std::fs::copy(db, &to).unwrap();
-    std::fs::copy(journal_path(db), journal_path(&to)).unwrap();
-    to
-}
-
 /// Rolls `db`'s hot journal back the way a Folio reader must: SHARED, SQLite's hot-journal
 /// rules, then straight to EXCLUSIVE (never RESERVED), playback, sync, delete the journal.
 fn roll_back_with_folio(db: &Path, page_size: u32) -> Playback {
@@ -121,22 +101,12 @@ fn a_hot_journal_of_a_killed_sqlite3_is_rolled_back_exactly_as_sqlite3_does() {
     for mode in ["DELETE", "TRUNCATE", "PERSIST"] {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("k.db");
-        let mut child = SqliteChild::spawn(&db);
-        make_db(&mut child, 1024, mode);
-        let before = std::fs::read(&db).unwrap();
-        // A cache of 5 pages makes the transaction spill dirty pages into the database (and,
-        // with no SAFE_APPEND, start new journal segments) before it commits.
-        child.ok("w", "PRAGMA cache_size=5");
-        child.ok("w", "BEGIN");
-        child.ok("w", "UPDATE t SET v = v || v");
-        child.ok("w", "INSERT INTO t SELECT id + 1000, v FROM t");
-        assert_ne!(std::fs::read(&db).unwrap(), before, "{mode}: the transaction never spilled");
-        child.crash();
+        let before = kill_mid_transaction(&db, 1024, mode);
 
         let by_sqlite = tempfile::tempdir().unwrap();
         let by_folio = tempfile::tempdir().unwrap();
-        let sqlite_copy = copy_pair(&db, by_sqlite.path());
-        let folio_copy = copy_pair(&db, by_folio.path());
+        let sqlite_copy = copy_with_journal(&db, by_sqlite.path());
+        let folio_copy = copy_with_journal(&db, by_folio.path());
         let check = "PRAGMA integrity_check; SELECT count(*) FROM t;";
         assert_eq!(run_sqlite3_cli(&sqlite_copy, check).expect_ok().trim(), "ok\n300", "{mode}");
 
