@@ -15,6 +15,10 @@ use std::os::raw::c_int;
 /// links the system's library, so spelled out here.
 pub(crate) const SQLITE_READONLY_CANTINIT: c_int = ffi::SQLITE_READONLY | (5 << 8);
 
+/// `SQLITE_OPEN_SUPER_JOURNAL` (SQLite 3.33's name for `SQLITE_OPEN_MASTER_JOURNAL`), likewise
+/// missing from the 3.14 bindings.
+const SQLITE_OPEN_SUPER_JOURNAL: c_int = 0x0000_4000;
+
 /// The SQLite result code for `error`: the extended code where SQLite has one.
 ///
 /// | folio-vfs error | SQLite code |
@@ -79,7 +83,7 @@ pub fn open_flags(flags: c_int, named: bool) -> OpenFlags {
         FileKind::MainJournal
     } else if flags & ffi::SQLITE_OPEN_WAL != 0 {
         FileKind::Wal
-    } else if flags & ffi::SQLITE_OPEN_SUPER_JOURNAL != 0 {
+    } else if flags & SQLITE_OPEN_SUPER_JOURNAL != 0 {
         FileKind::SuperJournal
     } else if flags & ffi::SQLITE_OPEN_SUBJOURNAL != 0 {
         FileKind::SubJournal

@@ -98,7 +98,8 @@ unsafe fn path_from_c(name: *const c_char) -> PathBuf {
 
 unsafe extern "C" fn x_open(
     vfs: *mut ffi::sqlite3_vfs,
-    name: ffi::sqlite3_filename,
+    // `sqlite3_filename` in newer headers: the same `const char *`.
+    name: *const c_char,
     file: *mut ffi::sqlite3_file,
     flags: c_int,
     out_flags: *mut c_int,

@@ -219,6 +219,8 @@ impl Subject for StockSqlite {
         for change in step {
             match *change {
                 Change::Put { key, tag, len, fill } => {
+                    // An empty value has no pattern to tell: the state says fill 0 for it.
+                    let fill = if len == 0 { 0 } else { fill };
                     next.0.insert(key, Row { tag, len, fill });
                 }
                 Change::Delete { key } => {

@@ -5,8 +5,9 @@
 //! also go to a real directory for the stock `sqlite3` shell, which must agree. Injected faults
 //! come back to the application as SQLite's codes, and the database survives them.
 //!
-//! Budget knobs, as for the toy protocol: `FOLIO_CRASH_SEEDS` (workloads swept per mode, CI
-//! default 1), `FOLIO_SEED` (replay one run seed in every mode and nothing else).
+//! Budget knobs, as for the toy protocol (`cargo xtask crash` sets them): `FOLIO_CRASH_SEEDS`
+//! (workloads swept per mode, CI default 1), `FOLIO_CRASH_MINUTES` (extra sampled runs, shared
+//! by the modes), `FOLIO_SEED` (replay one run seed in every mode and nothing else).
 
 use folio_sqlite_bridge::last_error;
 use folio_tests::crash::{self, Subject};
@@ -15,7 +16,7 @@ use folio_tests::stock_sqlite::crash_subject::{Rows, StockSqlite, DB};
 use folio_tests::stock_sqlite::{extended_code, BridgedConnection, JournalMode};
 use folio_vfs::sim::{seed_from_env, FaultKind, FaultOp, FaultRule, Rng, SimConfig, SimVfs};
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Workloads swept over every crash point, per journal mode, in CI.
 const CI_SEEDS: u64 = 1;
@@ -43,7 +44,15 @@ fn stock_sqlite_on_the_simulated_disk_recovers_a_committed_prefix_at_every_crash
     for mode in JournalMode::ALL {
         let start = Instant::now();
         let subject = StockSqlite::new(mode);
-        let report = crash::sweep(&subject, FIRST_SEED, seeds);
+        let mut report = crash::sweep(&subject, FIRST_SEED, seeds);
+        if let Some(minutes) = env_u64("FOLIO_CRASH_MINUTES") {
+            // The sampling budget is shared between the modes.
+            let mut rng = Rng::new(seed_from_env(0x0057_0c4d) ^ mode as u64);
+            let budget = Duration::from_secs(minutes * 60 / JournalMode::ALL.len() as u64);
+            let sampled = crash::sample_for(&subject, &mut rng, budget);
+            report.runs += sampled.runs;
+            report.violations.extend(sampled.violations);
+        }
         eprintln!(
             "stock SQLite, {mode:?}: {} crash runs, {} violations, {:.1?}",
             report.runs,
