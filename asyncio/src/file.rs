@@ -156,6 +156,11 @@ impl AsyncFile {
         }
         if op_is_counted(&op) {
             st = shared.admit(st, op_bytes(&op), what, &self.core.path)?;
+            if st.writer_gone {
+                // The writer exited while we waited for room: perform it ourselves.
+                drop(st);
+                return self.submit(op, what);
+            }
             if let Some(sticky) = st.poison(self.core.id) {
                 return Err(sticky.error());
             }

@@ -352,13 +352,14 @@ impl State {
 
     /// Retires the first `n_ok` entries (performed without error); then, if `failed` is set,
     /// the next entry failed: it and every entry behind it are dropped, their files poisoned.
-    /// Returns the handles whose closes were dropped: the caller closes them (outside the
-    /// lock), since a close is never skipped.
+    /// Returns the closes and unlocks among the dropped entries, in order: the caller performs
+    /// them (outside the lock), since they change no data and holding a lock or a file forever
+    /// would be worse (another connection finds a hot journal and recovers as after a crash).
     pub(crate) fn retire(
         &mut self,
         n_ok: usize,
         failed: Option<folio_vfs::Error>,
-    ) -> Vec<Arc<HandleCore>> {
+    ) -> Vec<(Arc<HandleCore>, OpKind)> {
         self.in_flight = 0;
         for _ in 0..n_ok {
             let entry = self.queue.pop_front().expect("retiring a performed entry");
@@ -399,8 +400,10 @@ impl State {
         self.unqueue(&failed);
         for entry in behind {
             self.unqueue(&entry);
-            if let (OpKind::Close { .. }, Some(core)) = (&entry.op, entry.handle) {
-                closes.push(core);
+            if let (OpKind::Close { .. } | OpKind::Unlock { .. }, Some(core)) =
+                (&entry.op, entry.handle)
+            {
+                closes.push((core, entry.op));
             }
         }
         self.first_failure.get_or_insert(failed.first);

@@ -330,6 +330,10 @@ impl AsyncVfs {
                     return Err(cant_open("cannot create a file opened read-only"));
                 }
                 st = shared.admit(st, 0, Op::Open, path)?;
+                if st.writer_gone {
+                    drop(st);
+                    return self.open_named(path, flags);
+                }
                 // Re-read: the view may have changed while waiting for room.
                 let fresh = !matches!(st.name_view(&canonical), Some((true, _)));
                 let (id, file) = st.register_handle(&canonical, fresh);
@@ -401,6 +405,10 @@ impl Vfs for AsyncVfs {
             return Ok(());
         }
         st = shared.admit(st, 0, Op::Delete, path)?;
+        if st.writer_gone {
+            drop(st);
+            return self.delete(path, sync_dir);
+        }
         let exists = match st.name_view(&canonical) {
             Some((exists, _)) => exists,
             // The queue mutex is held across the parent's check (see the lock order).

@@ -72,11 +72,12 @@ pub(crate) fn run(shared: &Shared) {
             }
         }
         drop(batch);
-        let closes = shared.lock().retire(n_ok, failed);
+        let still_due = shared.lock().retire(n_ok, failed);
         shared.progress.notify_all();
-        // Closes queued behind a failure still close.
-        for core in closes {
-            drop(core.take_parent());
+        // Closes and unlocks queued behind a failure still happen (their errors have nowhere
+        // better to go: the files are poisoned already).
+        for (core, op) in still_due {
+            let _ = perform(shared, Some(&core), &op);
         }
     }
 }

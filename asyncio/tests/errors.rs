@@ -136,3 +136,25 @@ fn waiting_for_durability_past_a_failure_returns_the_failure() {
     assert_eq!(err.raw_os_error(), Some(5), "{err}");
     assert!(vfs.durable_seq() >= good && vfs.durable_seq() < bad);
 }
+
+#[test]
+fn an_unlock_queued_behind_a_failure_still_releases_the_lock() {
+    let (disk, vfs) = setup();
+    let db = open(&vfs, "/u.db", FileKind::MainDb);
+    let reader = open(&vfs, "/other.db", FileKind::MainDb);
+    let plain = open(&disk, "/other.db", FileKind::MainDb);
+    vfs.set_halt(HaltMode::Now);
+    fail_write(&disk, 1, FaultKind::Io);
+    db.write_at(0, b"fails").unwrap();
+    reader.lock(folio_vfs::LockLevel::Shared).unwrap();
+    reader.unlock(folio_vfs::LockLevel::None).unwrap();
+    vfs.set_halt(HaltMode::Never);
+    assert!(vfs.flush().is_err());
+    // Only an unlock of /other.db was behind the failure: it still ran, and the file is fine.
+    plain.lock(folio_vfs::LockLevel::Shared).unwrap();
+    plain.lock(folio_vfs::LockLevel::Reserved).unwrap();
+    plain.lock(folio_vfs::LockLevel::Exclusive).unwrap();
+    plain.unlock(folio_vfs::LockLevel::None).unwrap();
+    reader.lock(folio_vfs::LockLevel::Shared).unwrap();
+    assert!(db.size().is_err());
+}
