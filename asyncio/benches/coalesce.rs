@@ -8,6 +8,11 @@
 //!
 //! Each iteration runs the workload and `flush`es, so the time is to the data being on the
 //! parent, not just queued. Run: `cargo bench -p folio-asyncio --bench coalesce`.
+//!
+//! Measured when written (2 cores shared with other builds, so ±20%): `append` on the OS VFS
+//! 4.7 ms plain, 2.4 ms coalescing (1.9×; about 15 `pwrite`s reach the parent instead of
+//! 1000); on the memory VFS 1.25 ms and 1.17 ms (a heap copy costs what a merge costs).
+//! `scattered` merges nothing and stays within the noise (4.5 ms and 4.9 ms on the OS VFS).
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
