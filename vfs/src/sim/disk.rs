@@ -8,6 +8,11 @@
 //! * A crash decides each pending entry independently: survives, is lost, or (writes only) is
 //!   torn sector by sector into new bytes, old bytes and garbage, within the limits the device
 //!   advertises. The result is a [`CrashImage`]: the files a reboot would find.
+//! * SEQUENTIAL: data and directory operations reach the disk in the one order they were
+//!   issued, so a crash keeps a prefix of both together, and a sync makes everything issued
+//!   before it durable. SAFE_APPEND: a file grows only with its appended data, in order: once an
+//!   append is lost, no later write past the file's end survives (no hole of zeros within the
+//!   size).
 
 use crate::rng::Rng;
 use crate::DeviceCharacteristics as Dc;
@@ -25,6 +30,8 @@ pub(crate) enum DataOp {
 
 #[derive(Debug, Clone)]
 struct Pending {
+    /// Position in the one order of every data and directory operation.
+    seq: u64,
     file: FileNo,
     op: DataOp,
 }
@@ -98,8 +105,10 @@ pub(crate) struct Disk {
     names: BTreeMap<PathBuf, FileNo>,
     durable_names: BTreeMap<PathBuf, FileNo>,
     pending: Vec<Pending>,
-    pending_dir: Vec<DirOp>,
+    /// Pending creates and deletes, with their position in the order of operations.
+    pending_dir: Vec<(u64, DirOp)>,
     next_file: FileNo,
+    next_seq: u64,
 }
 
 fn apply(bytes: &mut Vec<u8>, op: &DataOp) {
@@ -144,6 +153,7 @@ impl Disk {
             pending: Vec::new(),
             pending_dir: Vec::new(),
             next_file: 1,
+            next_seq: 0,
         }
     }
 
@@ -170,7 +180,8 @@ impl Disk {
         self.next_file += 1;
         self.contents.insert(file, Contents::default());
         self.names.insert(path.to_path_buf(), file);
-        self.pending_dir.push(DirOp::Create { path: path.to_path_buf(), file });
+        let seq = self.seq();
+        self.pending_dir.push((seq, DirOp::Create { path: path.to_path_buf(), file }));
         file
     }
 
@@ -179,7 +190,8 @@ impl Disk {
         if self.names.remove(path).is_none() {
             return false;
         }
-        self.pending_dir.push(DirOp::Delete { path: path.to_path_buf() });
+        let seq = self.seq();
+        self.pending_dir.push((seq, DirOp::Delete { path: path.to_path_buf() }));
         true
     }
 
@@ -187,18 +199,34 @@ impl Disk {
         &self.contents[&file].current
     }
 
-    pub(crate) fn modify(&mut self, file: FileNo, op: DataOp) {
-        apply(&mut self.contents.get_mut(&file).expect("open file has contents").current, &op);
-        self.pending.push(Pending { file, op });
+    fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
     }
 
-    /// Makes `file`'s pending entries durable (on a SEQUENTIAL device, with everything before).
+    fn sequential(&self) -> bool {
+        self.characteristics.contains(Dc::SEQUENTIAL)
+    }
+
+    pub(crate) fn modify(&mut self, file: FileNo, op: DataOp) {
+        apply(&mut self.contents.get_mut(&file).expect("open file has contents").current, &op);
+        let seq = self.seq();
+        self.pending.push(Pending { seq, file, op });
+    }
+
+    /// Makes `file`'s pending entries durable (on a SEQUENTIAL device, with everything issued
+    /// before them, directory operations included).
     pub(crate) fn sync(&mut self, file: FileNo) {
-        let Some(last) = self.pending.iter().rposition(|p| p.file == file) else { return };
-        let sequential = self.characteristics.contains(Dc::SEQUENTIAL);
+        let Some(last) = self.pending.iter().rev().find(|p| p.file == file).map(|p| p.seq) else {
+            return;
+        };
+        if self.sequential() {
+            self.make_durable_through(last);
+            return;
+        }
         let mut kept = Vec::with_capacity(self.pending.len());
-        for (i, entry) in std::mem::take(&mut self.pending).into_iter().enumerate() {
-            if i <= last && (sequential || entry.file == file) {
+        for entry in std::mem::take(&mut self.pending) {
+            if entry.file == file {
                 let contents = self.contents.get_mut(&entry.file).expect("pending file exists");
                 apply(&mut contents.durable, &entry.op);
             } else {
@@ -208,12 +236,37 @@ impl Disk {
         self.pending = kept;
     }
 
-    /// Makes the pending creates and deletes of names in `dir` durable.
+    /// Makes the pending creates and deletes of names in `dir` durable (on a SEQUENTIAL
+    /// device, with everything issued before them).
     pub(crate) fn sync_dir(&mut self, dir: &Path) {
+        if self.sequential() {
+            let last = self.pending_dir.iter().rev().find(|(_, op)| parent(op.path()) == dir);
+            if let Some(&(seq, _)) = last {
+                self.make_durable_through(seq);
+            }
+            return;
+        }
         let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_dir)
             .into_iter()
-            .partition(|op| parent(op.path()) == dir);
-        for op in now {
+            .partition(|(_, op)| parent(op.path()) == dir);
+        for (_, op) in now {
+            self.apply_dir(op);
+        }
+        self.pending_dir = later;
+    }
+
+    /// Makes every pending data and directory operation up to `seq` durable.
+    fn make_durable_through(&mut self, seq: u64) {
+        let (now, later): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|p| p.seq <= seq);
+        for entry in now {
+            let contents = self.contents.get_mut(&entry.file).expect("pending file exists");
+            apply(&mut contents.durable, &entry.op);
+        }
+        self.pending = later;
+        let (now, later): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.pending_dir).into_iter().partition(|(s, _)| *s <= seq);
+        for (_, op) in now {
             self.apply_dir(op);
         }
         self.pending_dir = later;
@@ -245,18 +298,25 @@ impl Disk {
         let mut durable: HashMap<FileNo, Vec<u8>> =
             self.contents.iter().map(|(&f, c)| (f, c.durable.clone())).collect();
 
-        // A sequential device keeps a prefix of the pending list and loses the rest.
-        let cut = if dc.contains(Dc::SEQUENTIAL) {
-            rng.below(self.pending.len() as u64 + 1) as usize
+        // A sequential device keeps a prefix of all pending operations, data and directory
+        // alike, and loses the rest: everything issued before `cut` survives.
+        let cut = if self.sequential() {
+            let mut seqs: Vec<u64> = self.pending.iter().map(|p| p.seq).collect();
+            seqs.extend(self.pending_dir.iter().map(|(seq, _)| *seq));
+            seqs.sort_unstable();
+            let k = rng.below(seqs.len() as u64 + 1) as usize;
+            seqs.get(k).copied().unwrap_or(u64::MAX)
         } else {
-            self.pending.len()
+            u64::MAX
         };
-        for (i, entry) in self.pending.iter().enumerate() {
+        // Files whose append was lost: on a SAFE_APPEND device nothing later grows them.
+        let mut append_lost = std::collections::HashSet::new();
+        for entry in &self.pending {
             let bytes = durable.get_mut(&entry.file).expect("pending file exists");
-            if i >= cut {
+            if entry.seq >= cut {
                 continue;
             }
-            if dc.contains(Dc::SEQUENTIAL) {
+            if self.sequential() {
                 apply(bytes, &entry.op);
                 continue;
             }
@@ -267,24 +327,25 @@ impl Disk {
                     }
                 }
                 DataOp::Write { offset, data } => {
+                    let grows = offset + data.len() as u64 > bytes.len() as u64;
+                    if grows && dc.contains(Dc::SAFE_APPEND) && append_lost.contains(&entry.file) {
+                        continue;
+                    }
                     let r = rng.below(8);
                     if r >= 6 && self.may_tear(*offset, data.len() as u64) {
                         self.tear(bytes, *offset, data, rng);
                     } else if r % 2 == 0 {
                         apply(bytes, &entry.op);
+                    } else if grows {
+                        append_lost.insert(entry.file);
                     }
                 }
             }
         }
 
         let mut names = self.durable_names.clone();
-        let dir_cut = if dc.contains(Dc::SEQUENTIAL) {
-            rng.below(self.pending_dir.len() as u64 + 1) as usize
-        } else {
-            self.pending_dir.len()
-        };
-        for (i, op) in self.pending_dir.iter().enumerate() {
-            let survives = i < dir_cut && (dc.contains(Dc::SEQUENTIAL) || rng.below(2) == 0);
+        for (seq, op) in &self.pending_dir {
+            let survives = *seq < cut && (self.sequential() || rng.below(2) == 0);
             if survives {
                 match op {
                     DirOp::Create { path, file } => names.insert(path.clone(), *file),

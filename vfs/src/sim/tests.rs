@@ -180,6 +180,57 @@ fn safe_append_never_leaves_garbage_past_the_old_end() {
 }
 
 #[test]
+fn safe_append_appends_survive_in_order() {
+    // Two appends; the second may only survive if the first did: a file never grows past a
+    // lost append (which would leave a hole of zeros that a journal reader would trust).
+    let (mut second_only_without, mut both, mut neither) = (0, 0, 0);
+    for (dc, safe) in [(Dc::NONE, false), (Dc::SAFE_APPEND, true)] {
+        for seed in 0..SEEDS {
+            let (vfs, f) = disk_with_file(seed, dc);
+            f.write_at(0, &filled(512, 1)).unwrap();
+            f.sync(SyncFlags::FULL).unwrap();
+            f.write_at(512, &filled(512, 2)).unwrap();
+            f.write_at(1024, &filled(512, 3)).unwrap();
+            let got = after_crash(&vfs, DB).unwrap();
+            let first = got.len() >= 1024 && got[512..1024].iter().all(|&b| b == 2);
+            let second = got.len() >= 1536 && got[1024..1536].iter().all(|&b| b == 3);
+            if safe {
+                assert!(!second || first, "seed {seed}: the second append outlived the first");
+                both += usize::from(first && second);
+                neither += usize::from(got.len() == 512);
+            } else {
+                second_only_without += usize::from(second && !first);
+            }
+        }
+    }
+    assert!(second_only_without > 0, "without SAFE_APPEND appends are independent");
+    assert!(both > 0 && neither > 0, "both {both}, neither {neither}");
+}
+
+#[test]
+fn a_sequential_device_orders_names_with_data() {
+    // A journal created and written, then the database written: on a sequential device the
+    // database write can only survive if the journal's name and bytes did.
+    let (mut db_kept, mut all_lost) = (0, 0);
+    for seed in 0..SEEDS {
+        let (vfs, f) = disk_with_file(seed, Dc::SEQUENTIAL);
+        let j = vfs
+            .open(Some(Path::new("/d/test.db-journal")), OpenFlags::create(FileKind::MainJournal))
+            .unwrap();
+        j.write_at(0, b"journal").unwrap();
+        f.write_at(0, b"db").unwrap();
+        let image = vfs.crash_now();
+        let journal = image.files.get(Path::new("/d/test.db-journal"));
+        if image.files[Path::new(DB)].starts_with(b"db") {
+            assert_eq!(journal.map(Vec::as_slice), Some(&b"journal"[..]), "seed {seed}");
+            db_kept += 1;
+        }
+        all_lost += usize::from(journal.is_none());
+    }
+    assert!(db_kept > 0 && all_lost > 0, "db kept {db_kept}, all lost {all_lost}");
+}
+
+#[test]
 fn a_sequential_device_keeps_a_prefix_of_the_writes() {
     let mut shapes = std::collections::BTreeSet::new();
     for seed in 0..SEEDS {
