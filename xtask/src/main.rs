@@ -5,12 +5,14 @@
 //! * `loom` runs the loom models (folio-vfs, folio-asyncio) in their own target directory
 //!   ([`loom`]).
 //! * `crash` runs the crash suites of folio-tests with a larger budget ([`crash`]).
+//! * `bench` runs the criterion benchmarks ([`bench`]).
 //! * `tidy` checks the workspace's structure: the layer graph, the `unsafe` allow-list, `//!`
 //!   docs, no `mod.rs`, file lengths ([`tidy`]). The same checks run as `#[test]`s.
 //!
 //! Architecture invariant: xtask depends on no workspace crate (tidy checks this too), so it
 //! builds in seconds and still runs when the crates it checks do not compile. It uses std only.
 
+mod bench;
 mod ci;
 mod cmd;
 mod crash;
@@ -39,11 +41,12 @@ commands:
                               the crash suites of folio-tests in release mode: N workloads swept
                               over every crash point (CI: 4), plus M minutes of sampled runs;
                               --replay runs the one run seed a failure printed
+  bench [-- <criterion args>] every criterion benchmark, each beside its physical limit
   tidy                        the workspace structure checks (layer graph, unsafe allow-list,
                               //! docs, no mod.rs, file length)
   help                        this text
 
-bench and fuzz arrive with their issues; they are not implemented yet.";
+fuzz arrives with its issue; it is not implemented yet.";
 
 /// Preemption bound for a manual `cargo xtask loom`; CI uses [`loom::CI_PREEMPTIONS`].
 const MANUAL_PREEMPTIONS: u32 = 3;
@@ -64,6 +67,8 @@ enum Command {
     Crash(crash::Budget),
     /// `cargo xtask tidy`
     Tidy,
+    /// `cargo xtask bench [-- args]`
+    Bench(Vec<String>),
     /// `cargo xtask help`
     Help,
 }
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
         Command::Loom { preemptions, test_args } => loom::run(&root, preemptions, &test_args),
         Command::Crash(budget) => crash::run(&root, &budget),
         Command::Tidy => tidy::run(&root),
+        Command::Bench(args) => bench::run(&root, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -108,9 +114,14 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         "tidy" => no_more_args("tidy", rest).map(|()| Command::Tidy),
         "loom" => parse_loom_args(rest),
         "crash" => crash::parse(rest).map(Command::Crash),
-        "bench" | "fuzz" => {
-            Err(format!("`{command}` is not implemented yet; it arrives with its issue"))
-        }
+        "bench" => match rest.split_first() {
+            None => Ok(Command::Bench(Vec::new())),
+            Some((dashes, args)) if dashes == "--" => Ok(Command::Bench(args.to_vec())),
+            Some((arg, _)) => {
+                Err(format!("unknown argument `{arg}` for `bench` (criterion's go after `--`)"))
+            }
+        },
+        "fuzz" => Err(format!("`{command}` is not implemented yet; it arrives with its issue")),
         other => Err(format!("unknown command `{other}`")),
     }
 }
