@@ -1,9 +1,46 @@
-//! folio-wal: SQLite's write-ahead log (`<db>-wal`) and wal-index (`<db>-shm`).
+//! folio-wal: SQLite's write-ahead log (`<db>-wal`) and wal-index (`<db>-shm`), byte for byte.
 //!
-//! **Not implemented yet** (see the WAL issue). Its future role: the WAL file codec (header,
-//! frames, cumulative checksums in both byte orders, salts), the wal-index written through the
-//! VFS shared-memory API (`folio_vfs::ShmRegion`, atomic accessors only), the reader, writer,
-//! checkpoint and recovery protocols, live-compatible with stock sqlite3 processes.
+//! What exists now (the codecs; fact sheet §4 and §5):
+//! * [`format`](mod@format): the WAL file's bytes: the 32-byte header (magic choosing the
+//!   checksum word order, version, page size, checkpoint sequence, salts, checksum), the 24-byte
+//!   frame headers, SQLite's cumulative checksum (`walChecksumBytes`) in both byte orders and its
+//!   chain header → frame 1 → frame 2 …, and a [`format::FrameEncoder`] that writes frames.
+//! * [`scan`](mod@scan): the valid prefix of a WAL file read through a `folio_vfs::VfsFile`, exactly
+//!   as SQLite's recovery accepts it: the log up to the last commit frame (`mxFrame`), the
+//!   database size after it, the salts, checkpoint sequence and running checksum to append
+//!   from; stale frames of an older generation, a torn or mis-checksummed tail, a partial last
+//!   frame end it.
+//! * [`index`]: the wal-index in shared memory, through `folio_vfs::ShmRegion`'s atomic
+//!   accessors only: geometry (32 KiB regions, 4062 frames in the first and 4096 in the others,
+//!   8192 hash slots), the two 48-byte header copies with their checksum (written copy 2 then
+//!   copy 1, read copy 1 then copy 2), the checkpoint info (backfill counts, five read marks),
+//!   and the hash tables: `walHash`, which region and slot hold frame N, insertion
+//!   (`walIndexAppend` with its clean-up of a crashed writer's entries) and the lookup
+//!   (`sqlite3WalFindFrame`).
 //!
-//! Depends on `folio-vfs` only. It knows nothing of the pager or the rollback journal.
+//! Still to come (the WAL issue): the reader protocol (header snapshot and retry, read-mark
+//! choice, re-validation), the writer protocol (WRITE lock, snapshot check, WAL restart with new
+//! salts, frames and commit with SQLite's syncs and padding), recovery of the wal-index under
+//! the recover lock from [`scan`](mod@scan), the dead-man-switch rules at open, the heap-memory
+//! index for `locking_mode=EXCLUSIVE`, checkpoints (PASSIVE, FULL, RESTART, TRUNCATE) and
+//! auto-checkpoint, last-connection cleanup, and the loom models.
+//!
+//! Invariants:
+//! * Depends on `folio-vfs` only. It knows nothing of the pager, b-trees or the rollback
+//!   journal: it takes page numbers and page bytes.
+//! * Bytes read from a WAL never cause a panic: an invalid header or frame is a value saying
+//!   which check failed, and it ends the log as it does in SQLite.
+//! * Shared memory is touched only through `ShmRegion`'s atomic 32- and 16-bit accessors, each
+//!   offset always at one width (32-bit words for the header and page numbers, 16-bit for hash
+//!   slots), never as a Rust reference.
 #![forbid(unsafe_code)]
+
+pub mod error;
+pub mod format;
+pub mod index;
+pub mod scan;
+#[cfg(test)]
+mod testing;
+
+pub use error::{Error, IndexCorruption, Result};
+pub use scan::{scan, FrameEntry, ScanEnd, WalScan};
