@@ -10,9 +10,10 @@
 //! the low 20 bits pick the crash point (an index into "every write, then every sync" of the
 //! workload's dry run). `FOLIO_SEED=<run seed>` replays one run bit for bit.
 //!
-//! The subject is anything implementing [`Subject`]: today the toy commit protocol in
-//! [`toy`]; later the pager in each journal mode.
+//! The subject is anything implementing [`Subject`]: the toy commit protocol in [`toy`], and
+//! folio-pager in each rollback-journal mode in [`pager`].
 
+pub mod pager;
 pub mod toy;
 
 use folio_vfs::sim::{CrashAt, CrashImage, FaultKind, FaultOp, FaultRule, Rng, SimConfig, SimVfs};
@@ -24,6 +25,10 @@ use std::time::{Duration, Instant};
 pub enum Durability {
     /// Every acknowledged step survives a crash.
     Full,
+    /// Every acknowledged step survives a crash except the last acknowledged step that changed
+    /// the state, which may come back undone (never an earlier one): SQLite's rollback journal
+    /// when the act that commits (unlinking or truncating the journal) is not made durable.
+    LastCommitMayBeLost,
     /// Acknowledged steps may be lost (a committed prefix is still required).
     None,
 }
@@ -84,6 +89,15 @@ impl fmt::Display for Violation {
     }
 }
 
+/// What a run the oracle accepted recovered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The state of every acknowledged step (and perhaps the one in flight).
+    Kept,
+    /// An earlier state, lost acknowledged work the subject's [`Durability`] allows to lose.
+    AllowedLoss,
+}
+
 /// What a sweep tried and found.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -91,12 +105,24 @@ pub struct Report {
     pub runs: u64,
     /// Violations found.
     pub violations: Vec<Violation>,
+    /// Runs that recovered an earlier state than the acknowledged one, as allowed.
+    pub allowed_losses: u64,
 }
 
 impl Report {
-    fn merge(&mut self, other: Report) {
+    /// Adds `other`'s counts and violations to this report.
+    pub fn merge(&mut self, other: Report) {
         self.runs += other.runs;
         self.violations.extend(other.violations);
+        self.allowed_losses += other.allowed_losses;
+    }
+
+    fn count(&mut self, result: Result<Outcome, Violation>) {
+        match result {
+            Ok(Outcome::Kept) => {}
+            Ok(Outcome::AllowedLoss) => self.allowed_losses += 1,
+            Err(v) => self.violations.push(v),
+        }
     }
 
     /// Panics with every violation (and its replay seed) if there is one.
@@ -141,18 +167,27 @@ fn dry_run<T: Subject>(subject: &T, workload_seed: u64, steps: &[T::Step]) -> Dr
 
 /// Checks a recovered state against the committed states: it must be state `k` with
 /// `acked <= k <= acked + 1` (the step in flight may or may not have committed) when the
-/// subject promises durability, or any `k <= acked + 1` when it does not.
+/// subject promises durability; with [`Durability::LastCommitMayBeLost`] also the state before
+/// the last acknowledged step that changed the state; any `k <= acked + 1` when it promises
+/// nothing.
 fn judge<S: PartialEq + Debug>(
     states: &[S],
     recovered: Result<S, String>,
     acked: usize,
     durability: Durability,
-) -> Result<(), String> {
+) -> Result<Outcome, String> {
     let state = recovered.map_err(|e| format!("recovery or integrity check failed: {e}"))?;
     let last = (acked + 1).min(states.len() - 1);
-    let first = if durability == Durability::Full { acked } else { 0 };
+    let first = match durability {
+        Durability::Full => acked,
+        Durability::LastCommitMayBeLost => {
+            (1..=acked).rev().find(|&k| states[k] != states[k - 1]).map_or(acked, |k| k - 1)
+        }
+        Durability::None => 0,
+    };
     match (first..=last).find(|&k| states[k] == state) {
-        Some(_) => Ok(()),
+        Some(k) if k < acked && states[acked] != state => Ok(Outcome::AllowedLoss),
+        Some(_) => Ok(Outcome::Kept),
         None => {
             let any = states.iter().position(|s| *s == state);
             Err(match any {
@@ -215,7 +250,7 @@ pub fn crash_image<T: Subject>(subject: &T, run_seed: u64) -> CrashImage {
 }
 
 /// Runs the single crash run named by `run_seed` and judges it.
-pub fn run_one<T: Subject>(subject: &T, run_seed: u64) -> Result<(), Violation> {
+pub fn run_one<T: Subject>(subject: &T, run_seed: u64) -> Result<Outcome, Violation> {
     let run = crash_run(subject, run_seed).map_err(|detail| Violation {
         run_seed,
         at: "before the crash".into(),
@@ -234,9 +269,7 @@ pub fn sweep<T: Subject>(subject: &T, first_seed: u64, n_workloads: u64) -> Repo
         let dry = dry_run(subject, workload_seed, &steps);
         for point in 0..dry.writes + dry.syncs {
             report.runs += 1;
-            if let Err(v) = run_one(subject, run_seed(workload_seed, point)) {
-                report.violations.push(v);
-            }
+            report.count(run_one(subject, run_seed(workload_seed, point)));
         }
     }
     report
@@ -249,9 +282,7 @@ pub fn sample_for<T: Subject>(subject: &T, rng: &mut Rng, budget: Duration) -> R
     while start.elapsed() < budget {
         let seed = run_seed(rng.next_u64() >> (POINT_BITS + 1), rng.next_u64());
         report.runs += 1;
-        if let Err(v) = run_one(subject, seed) {
-            report.violations.push(v);
-        }
+        report.count(run_one(subject, seed));
     }
     report
 }
@@ -288,9 +319,80 @@ pub fn fault_sweep<T: Subject>(subject: &T, workload_seed: u64, kind: FaultKind)
                 }
             }
             vfs.clear_faults();
-            if let Err(detail) = judge(&dry.states, subject.recover(&vfs), acked, Durability::Full)
-            {
-                report.violations.push(violation(detail));
+            report.count(
+                judge(&dry.states, subject.recover(&vfs), acked, Durability::Full)
+                    .map_err(violation),
+            );
+        }
+    }
+    report
+}
+
+/// The workload of `workload_seed` with the `n`th operation of kind `op` after setup failing
+/// with `kind`; it stops at the first step that fails. Returns the disk (faults cleared) and the
+/// number of acknowledged steps.
+fn run_with_fault<T: Subject>(
+    subject: &T,
+    workload_seed: u64,
+    steps: &[T::Step],
+    (op, n, kind): (FaultOp, u64, FaultKind),
+) -> Result<(SimVfs, usize), String> {
+    let vfs = SimVfs::new(subject.sim_config(workload_seed));
+    subject.setup(&vfs).map_err(|e| format!("setup failed: {e}"))?;
+    vfs.add_fault(FaultRule::once(op, n, kind));
+    let mut acked = 0;
+    for step in steps {
+        match subject.run_step(&vfs, step) {
+            Ok(()) => acked += 1,
+            Err(_) => break,
+        }
+    }
+    vfs.clear_faults();
+    Ok((vfs, acked))
+}
+
+/// [`fault_sweep`] with power cuts after the error: for each operation index, two runs. In
+/// the first the application stops at the failing step, the store is reopened on the live disk
+/// (judged as in [`fault_sweep`]: every acknowledged step kept), then the power is cut and the
+/// store recovered from what survives. In the second the power is cut right after the failing
+/// step, before anyone recovers. Both crash recoveries are judged by the subject's
+/// [`Durability`].
+pub fn fault_crash_sweep<T: Subject>(subject: &T, workload_seed: u64, kind: FaultKind) -> Report {
+    let steps = subject.workload(&mut Rng::new(workload_seed));
+    let dry = dry_run(subject, workload_seed, &steps);
+    let durability = subject.durability();
+    let reboot =
+        |image: &CrashImage| SimVfs::from_image(image, subject.sim_config(workload_seed ^ 0xb007));
+    let mut report = Report::default();
+    for &(op, count) in &dry.ops {
+        for n in 1..=count {
+            let violation = |at: &str, detail: String| Violation {
+                run_seed: run_seed(workload_seed, 0),
+                at: format!("{kind:?} at {op:?} #{n} after setup, {at}"),
+                detail,
+            };
+            report.runs += 2;
+            match run_with_fault(subject, workload_seed, &steps, (op, n, kind)) {
+                Err(e) => report.violations.push(violation("first run", e)),
+                Ok((vfs, acked)) => {
+                    let live = judge(&dry.states, subject.recover(&vfs), acked, Durability::Full);
+                    report.count(live.map_err(|d| violation("reopened on the live disk", d)));
+                    let after = subject.recover(&reboot(&vfs.crash_now()));
+                    report.count(
+                        judge(&dry.states, after, acked, durability)
+                            .map_err(|d| violation("power cut after the reopen", d)),
+                    );
+                }
+            }
+            match run_with_fault(subject, workload_seed, &steps, (op, n, kind)) {
+                Err(e) => report.violations.push(violation("second run", e)),
+                Ok((vfs, acked)) => {
+                    let after = subject.recover(&reboot(&vfs.crash_now()));
+                    report.count(
+                        judge(&dry.states, after, acked, durability)
+                            .map_err(|d| violation("power cut right after the error", d)),
+                    );
+                }
             }
         }
     }

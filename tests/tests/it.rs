@@ -12,6 +12,9 @@
 //! * `async_crash`: the toy commit protocol through folio-asyncio's async VFS on the simulated
 //!   disk: every crash recovers a committed prefix that keeps everything at or before the
 //!   durability watermark; I/O errors at every operation.
+//! * `pager_crash`: folio-pager's crash suite on the simulated disk: DELETE/TRUNCATE/PERSIST
+//!   × NORMAL/FULL/EXTRA at every crash point, SQLite's durability exceptions exactly, canaries,
+//!   I/O errors at every operation, crash images recovered alike by stock sqlite3.
 //! * `bridge_interop`: stock SQLite (rusqlite, bundled) on Folio's OS and memory VFSes through
 //!   folio-sqlite-bridge, in every journal mode and with mmap, checked by the stock sqlite3 shell.
 //! * `bridge_crash`: stock SQLite on the simulated disk through the bridge: every crash point,
@@ -34,6 +37,8 @@ mod header_interop;
 mod journal_interop;
 #[path = "it/lock_interop.rs"]
 mod lock_interop;
+#[path = "it/pager_crash.rs"]
+mod pager_crash;
 #[path = "it/pager_interop.rs"]
 mod pager_interop;
 #[path = "it/shm_interop.rs"]
