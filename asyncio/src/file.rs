@@ -182,7 +182,7 @@ impl AsyncFile {
     fn read_through(&self, offset: u64, mut buf: Option<&mut [u8]>) -> Result<(ReadOutcome, u64)> {
         let file = self.core.file;
         loop {
-            let st = self.shared.lock();
+            let mut st = self.shared.lock();
             if let Some(sticky) = st.poison(self.core.id) {
                 return Err(sticky.error());
             }

@@ -117,8 +117,8 @@ pub(crate) struct State {
     files: HashMap<FileId, FileState>,
     /// The live incarnation of each canonical path.
     paths: HashMap<PathBuf, FileId>,
-    /// Open handles and their poison.
-    handles: HashMap<u64, (FileId, Option<Sticky>)>,
+    /// Open handles, their poison, and whether a call on the handle has reported it.
+    handles: HashMap<u64, (FileId, Option<Sticky>, bool)>,
     /// Errors of files that had no open handle when poisoned: the next open or delete of the
     /// path reports them once.
     unreported: HashMap<PathBuf, Sticky>,
@@ -213,15 +213,23 @@ impl State {
         self.files.get_mut(&file).expect("registered above").n_handles += 1;
         let id = self.next_handle;
         self.next_handle += 1;
-        self.handles.insert(id, (file, None));
+        self.handles.insert(id, (file, None, false));
         (id, file)
     }
 
     /// Forgets a handle (it is being dropped); with `ends_name`, its incarnation's name is
     /// gone (delete-on-close).
     pub(crate) fn unregister_handle(&mut self, id: u64, file: FileId, ends_name: bool) {
-        self.handles.remove(&id);
+        let poison = self.handles.remove(&id).and_then(|(_, poison, reported)| match reported {
+            false => poison,
+            true => None,
+        });
         if let Some(state) = self.files.get_mut(&file) {
+            // A handle dropped before any call reported its poison hands the error on to the
+            // next open of the name: it must reach someone.
+            if let Some(error) = poison {
+                self.unreported.entry(state.canonical.clone()).or_insert(error);
+            }
             state.n_handles -= 1;
             if ends_name && self.paths.get(&state.canonical) == Some(&file) {
                 self.paths.remove(&state.canonical);
@@ -245,9 +253,12 @@ impl State {
         }
     }
 
-    /// The poison of handle `id`, if any.
-    pub(crate) fn poison(&self, id: u64) -> Option<Sticky> {
-        self.handles.get(&id).and_then(|(_, p)| p.clone())
+    /// The poison of handle `id`, if any, which the caller reports (so it is marked reported).
+    pub(crate) fn poison(&mut self, id: u64) -> Option<Sticky> {
+        let (_, poison, reported) = self.handles.get_mut(&id)?;
+        let poison = poison.clone()?;
+        *reported = true;
+        Some(poison)
     }
 
     /// Takes the unreported error of `canonical`, if any (it is reported by the caller).
@@ -473,7 +484,7 @@ impl State {
     fn poison_files(&mut self, files: &HashSet<FileId>, error: &Sticky) {
         for &file in files {
             let mut any = false;
-            for (f, poison) in self.handles.values_mut() {
+            for (f, poison, _) in self.handles.values_mut() {
                 if *f == file {
                     any = true;
                     poison.get_or_insert_with(|| error.clone());

@@ -334,6 +334,9 @@ impl AsyncVfs {
                     drop(st);
                     return self.open_named(path, flags);
                 }
+                if let Some(error) = st.take_unreported(&canonical) {
+                    return Err(error.error());
+                }
                 // Re-read: the view may have changed while waiting for room.
                 let fresh = !matches!(st.name_view(&canonical), Some((true, _)));
                 let (id, file) = st.register_handle(&canonical, fresh);
@@ -354,6 +357,13 @@ impl AsyncVfs {
         drop(st);
         let parent = shared.parent.open(Some(path), flags)?;
         let mut st = shared.lock();
+        // The writer may have failed on this file while the parent opened it, with no handle
+        // to poison: report it now rather than register a handle that would never hear of it.
+        if let Some(error) = st.take_unreported(&canonical) {
+            drop(st);
+            drop(parent);
+            return Err(error.error());
+        }
         let (id, file) = st.register_handle(&canonical, false);
         drop(st);
         let core = HandleCore::new(id, file, path, &canonical, flags, Some(parent), shared);
@@ -408,6 +418,9 @@ impl Vfs for AsyncVfs {
         if st.writer_gone {
             drop(st);
             return self.delete(path, sync_dir);
+        }
+        if let Some(error) = st.take_unreported(&canonical) {
+            return Err(error.error());
         }
         let exists = match st.name_view(&canonical) {
             Some((exists, _)) => exists,
