@@ -27,10 +27,15 @@ pub enum Mode {
     Hot,
     /// This connection's own journal (a ROLLBACK): the header at `current_header` may not have
     /// its magic and record count yet, and its count of 0 means "as many records as there are"
-    /// (in an earlier segment, 0 means none).
+    /// (in an earlier segment, 0 means none). Only records below `synced_to` are written to the
+    /// database: later ones were appended after the journal's last sync, so (the pager writes
+    /// no page before its record is synced) their pages never reached the database, and writing
+    /// them now could tear pages the journal on disk cannot restore (SQLite's `isSynced`).
     Own {
         /// Offset of the segment the transaction is writing now.
         current_header: u64,
+        /// The journal's length when it was last synced (or would have been, with syncs off).
+        synced_to: u64,
     },
 }
 
@@ -45,7 +50,8 @@ pub fn playback(
 ) -> Result<Option<Playback>> {
     let size = journal.size()?;
     let decode_at = |offset: u64, bytes: &[u8]| {
-        let check_magic = !matches!(mode, Mode::Own { current_header } if current_header == offset);
+        let check_magic =
+            !matches!(mode, Mode::Own { current_header, .. } if current_header == offset);
         JournalHeader::decode_checking_magic(bytes, check_magic)
     };
     let mut header_bytes = [0u8; format::HEADER_FIELDS_LEN];
@@ -76,7 +82,7 @@ pub fn playback(
         // writing now (SQLite checks `journalHdr + JOURNAL_HDR_SZ == journalOff`): an earlier
         // segment with 0 records really has none, and its "rest of the file" is later segments.
         let is_current =
-            matches!(mode, Mode::Own { current_header } if current_header == header_offset);
+            matches!(mode, Mode::Own { current_header, .. } if current_header == header_offset);
         let fill_file =
             header.n_rec == RECORD_COUNT_FROM_FILE_SIZE || (header.n_rec == 0 && is_current);
         if fill_file {
@@ -90,7 +96,11 @@ pub fn playback(
             }
             match format::decode_record(&record, page_size, header.nonce) {
                 Ok(r) => {
-                    if r.page_no <= first.db_orig_pages {
+                    let synced = match mode {
+                        Mode::Own { synced_to, .. } => offset + record_len <= synced_to,
+                        Mode::Hot => true,
+                    };
+                    if r.page_no <= first.db_orig_pages && synced {
                         db.write_at(u64::from(r.page_no - 1) * u64::from(page_size), r.page)?;
                         done.pages_restored += 1;
                     }

@@ -98,7 +98,9 @@ fn an_unsynced_journal_is_not_hot_but_its_own_connection_can_roll_back() {
     );
     let journal = open(&vfs, JOURNAL, FileKind::MainJournal);
     assert_eq!(playback(&*journal, &*db, PS, Mode::Hot).unwrap(), None, "no magic, not hot");
-    let done = playback(&*journal, &*db, PS, Mode::Own { current_header: 0 }).unwrap().unwrap();
+    let done = playback(&*journal, &*db, PS, Mode::Own { current_header: 0, synced_to: u64::MAX })
+        .unwrap()
+        .unwrap();
     assert_eq!(done.pages_restored, 2, "record count 0 means: as many as there are");
     assert_eq!(contents(&*db), before);
 }
@@ -118,7 +120,9 @@ fn an_own_rollback_reads_an_empty_earlier_segment_as_empty() {
     db.write_at(u64::from(PS), &page(0xee)).unwrap();
     db.write_at(3 * u64::from(PS), &page(0xef)).unwrap();
     let current_header = w.current_header_offset();
-    let done = playback(w.file(), &*db, PS, Mode::Own { current_header }).unwrap().unwrap();
+    let synced_to = current_header;
+    let mode = Mode::Own { current_header, synced_to };
+    let done = playback(w.file(), &*db, PS, mode).unwrap().unwrap();
     assert_eq!((done.segments, done.pages_restored), (3, 1));
     assert_eq!(contents(&*db), before);
 }

@@ -35,7 +35,12 @@ impl JournalMode {
 pub enum Synchronous {
     /// No syncs at all.
     Off,
-    /// Journal synced once, database synced once per commit.
+    /// Journal synced once, database synced once per commit — SQLite's sequence, with
+    /// SQLite's documented exposure: a power loss at the wrong moment can leave a journal whose
+    /// record count reached the disk before all its records did, or (TRUNCATE) bring back a
+    /// journal whose truncation was lost and which the next transaction partly overwrote;
+    /// rolling such a journal back damages the database. DELETE may also lose the last commit.
+    /// The crash suite measures both. Use FULL when a power loss must never corrupt.
     Normal,
     /// NORMAL plus a journal sync before its record count is written and after finalizing
     /// (SQLite's default).

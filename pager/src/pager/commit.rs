@@ -73,7 +73,14 @@ impl Pager {
         for page_no in min_size + 1..=orig {
             self.journal_original(page_no)?;
         }
+        // The zero pages written below share sectors with original pages too.
+        for page_no in min_size + 1..=self.db_size {
+            if self.txn().is_fresh(page_no) && !self.cache.is_dirty(page_no) {
+                self.journal_sector_of(page_no)?;
+            }
+        }
         self.sync_journal(false)?;
+        self.txn_mut().db_modified = true;
         for page_no in self.cache.dirty_pages() {
             if page_no <= self.db_size {
                 self.write_page_to_db(page_no)?;
@@ -176,8 +183,11 @@ impl Pager {
         let journal = txn.journal.take();
         if txn.db_modified {
             if let Some(journal) = &journal {
-                let current_header = journal.current_header_offset();
-                playback(journal.file(), &*self.db, self.page_size, Mode::Own { current_header })?;
+                let mode = Mode::Own {
+                    current_header: journal.current_header_offset(),
+                    synced_to: txn.synced_to,
+                };
+                playback(journal.file(), &*self.db, self.page_size, mode)?;
                 if self.opts.synchronous != Synchronous::Off {
                     self.db.sync(SyncFlags::NORMAL)?;
                 }

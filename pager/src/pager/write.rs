@@ -26,6 +26,9 @@ pub(crate) struct WriteTxn {
     pub(crate) journal: Option<JournalWriter>,
     /// Pages whose original image is in the journal.
     pub(crate) in_journal: HashSet<u32>,
+    /// The journal's length at its last sync (SQLite's `journalHdr`): records past it belong
+    /// to pages the database file has not received.
+    pub(crate) synced_to: u64,
     /// The database file has been written (a spill, or the commit).
     pub(crate) db_modified: bool,
     /// Something changed: a page was modified or the image shrank.
@@ -85,6 +88,7 @@ impl Pager {
             spilled_fresh: HashSet::new(),
             journal: None,
             in_journal: HashSet::new(),
+            synced_to: 0,
             db_modified: false,
             changed: false,
             spill_blocked: false,
@@ -140,10 +144,9 @@ impl Pager {
             return Ok(());
         }
         self.ensure_journal()?;
-        let orig = self.txn().db_orig_size;
-        if page_no <= orig {
-            self.journal_sector_of(page_no)?;
-        }
+        // Even a page past the original end shares its sector with original pages when sectors
+        // are larger than pages: a torn write of it could damage them.
+        self.journal_sector_of(page_no)?;
         if !self.cache.contains(page_no) {
             let data = self.load(page_no)?;
             self.make_room()?;
@@ -225,7 +228,7 @@ impl Pager {
     /// Journals `page_no` and, when a sector holds several pages, every other page of its
     /// sector that existed when the transaction began (SQLite's `pagerWriteLargeSector`): a
     /// torn sector write can damage all of them.
-    fn journal_sector_of(&mut self, page_no: u32) -> Result<()> {
+    pub(crate) fn journal_sector_of(&mut self, page_no: u32) -> Result<()> {
         let per_sector = (self.sector_size / self.page_size).max(1);
         let first = (page_no - 1) / per_sector * per_sector + 1;
         for p in first..first + per_sector {
@@ -272,14 +275,20 @@ impl Pager {
             self.opts.journal_mode.has_journal_file() && self.opts.synchronous != Synchronous::Off;
         let policy =
             SyncPolicy { full: self.opts.synchronous >= Synchronous::Full, device: self.device };
-        if syncs {
-            if let Some(journal) = self.write.as_mut().and_then(|w| w.journal.as_mut()) {
-                if new_segment {
-                    journal.sync_and_start_segment(policy)?;
-                } else {
-                    journal.sync(policy)?;
+        if let Some(txn) = self.write.as_mut() {
+            if let Some(journal) = txn.journal.as_mut() {
+                let end = journal.end_offset();
+                if syncs {
+                    if new_segment {
+                        journal.sync_and_start_segment(policy)?;
+                    } else {
+                        journal.sync(policy)?;
+                    }
+                    self.stats.journal_syncs += 1;
                 }
-                self.stats.journal_syncs += 1;
+                // Without syncs (OFF, MEMORY) the records count as synced all the same, as in
+                // SQLite: the point is that every page written from now on has its record.
+                txn.synced_to = end;
             }
         }
         self.cache.clear_need_sync();
@@ -297,8 +306,9 @@ impl Pager {
             header::stamp_commit(page1, counter, size, super::WRITER_VERSION);
         }
         let data = Arc::clone(&entry.data);
-        self.db.write_at(offset, &data)?;
+        // Marked before the write: a write that fails half-way has modified the file too.
         self.txn_mut().db_modified = true;
+        self.db.write_at(offset, &data)?;
         Ok(())
     }
 
