@@ -439,6 +439,11 @@ impl Subject for PagerSubject {
         self.durability
     }
 
+    fn recover_without_journal(&self, vfs: &SimVfs) -> Option<Result<DbState, String>> {
+        let exposed = self.synchronous == Synchronous::Normal && self.recovery == Recovery::Pager;
+        exposed.then(|| self.skipping_playback().recover(vfs))
+    }
+
     fn sim_config(&self, seed: u64) -> SimConfig {
         self.device.sim_config(seed)
     }
