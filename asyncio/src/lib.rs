@@ -92,15 +92,19 @@
 //!   the same files.** `check_reserved_lock` asks the parent (whose level is never below the
 //!   reported one), or the in-process table without lock files.
 //! * **Errors.** An error in the writer is never lost. When an operation fails, every
-//!   operation queued behind it, on any file, is dropped (but see closes and unlocks below): a queued journal
-//!   delete must not commit a transaction whose database write failed. The failed file, and
-//!   every file that had an operation dropped, is *poisoned*: every call on each of its open
-//!   handles returns the error (naming the background operation, its path and offset) until the
-//!   handle is dropped; if none was open, the next `open` or `delete` of the path returns it
-//!   once. Files with nothing queued behind the failure are not affected. Closes and unlocks
-//!   queued behind a failure still happen: they change no data, and another connection that
-//!   then locks the file finds the database as after a crash (a hot journal, if the failure left
-//!   one), which SQLite's recovery handles.
+//!   operation queued behind it, on any file, is dropped (but see closes and unlocks below): a
+//!   queued journal delete must not commit a transaction whose database write failed. Then
+//!   *every* open handle is poisoned, not only those of the files that lost operations: every
+//!   call on it returns the error (naming the background operation, its path and offset) until
+//!   the handle is dropped and the file reopened. Other files are affected on purpose: the
+//!   application learns of the failure late, and may already be writing another file on the
+//!   strength of the lost operations (a database page after a journal sync that was dropped);
+//!   the crash suite caught exactly that with per-file poisoning. A file that lost operations
+//!   with no handle open, or whose poisoned handle was dropped before any call reported the
+//!   error, reports it once at the next `open` or `delete` of its name. Handles opened after
+//!   the failure work normally. Closes and unlocks queued behind a failure still happen: they
+//!   change no data, and another connection that then locks the file finds the database as
+//!   after a crash (a hot journal, if the failure left one), which SQLite's recovery handles.
 //! * **Threads.** Exactly one writer thread per `AsyncVfs`, started by [`AsyncVfs::new`];
 //!   [`AsyncVfs::shutdown`] and `Drop` drain the queue (whatever the halt mode) and join it.
 //!   Files that outlive their `AsyncVfs` keep working, synchronously on the parent.

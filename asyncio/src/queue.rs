@@ -362,15 +362,11 @@ impl State {
     // ---- the writer's side ----------------------------------------------------------------
 
     /// Retires the first `n_ok` entries (performed without error); then, if `failed` is set,
-    /// the next entry failed: it and every entry behind it are dropped, their files poisoned.
-    /// Returns the closes and unlocks among the dropped entries, in order: the caller performs
-    /// them (outside the lock), since they change no data and holding a lock or a file forever
-    /// would be worse (another connection finds a hot journal and recovers as after a crash).
-    pub(crate) fn retire(
-        &mut self,
-        n_ok: usize,
-        failed: Option<folio_vfs::Error>,
-    ) -> Vec<(Arc<HandleCore>, OpKind)> {
+    /// the next entry failed: it and every operation behind it that changes the disk are
+    /// dropped, and the handles poisoned. Closes and unlocks behind it stay queued and happen in
+    /// order: they change no data, and holding a lock or a file forever would be worse (another
+    /// connection finds a hot journal and recovers as after a crash).
+    pub(crate) fn retire(&mut self, n_ok: usize, failed: Option<folio_vfs::Error>) {
         self.in_flight = 0;
         for _ in 0..n_ok {
             let entry = self.queue.pop_front().expect("retiring a performed entry");
@@ -378,8 +374,10 @@ impl State {
             self.settle(&entry);
             self.unqueue(&entry);
         }
-        let mut closes = Vec::new();
-        let Some(error) = failed else { return closes };
+        let Some(error) = failed else {
+            self.update_done_seq();
+            return;
+        };
         let failed = self.queue.pop_front().expect("retiring the failed entry");
         let behind: Vec<Entry> = self.queue.drain(..).collect();
         let error = Sticky::new(error);
@@ -410,13 +408,13 @@ impl State {
         }
         self.unqueue(&failed);
         for entry in behind {
-            self.unqueue(&entry);
-            if let (OpKind::Close { .. } | OpKind::Unlock { .. }, Some(core)) =
-                (&entry.op, entry.handle)
-            {
-                closes.push((core, entry.op));
+            if entry.op.changes_disk() {
+                self.unqueue(&entry);
+            } else {
+                self.queue.push_back(entry);
             }
         }
+        self.update_done_seq();
         self.first_failure.get_or_insert(failed.first);
         self.failures.push_back(Failure { seq: failed.first, error, files });
         while self.failures.len() > MAX_FAILURES_KEPT {
@@ -425,12 +423,18 @@ impl State {
         for file in failed.file.into_iter() {
             self.maybe_forget(file);
         }
-        closes
+    }
+
+    /// Everything before the first queued operation has left the queue.
+    fn update_done_seq(&mut self) {
+        self.done_seq = match self.queue.front() {
+            Some(entry) => entry.first - 1,
+            None => self.last_seq,
+        };
     }
 
     /// Bookkeeping for an entry leaving the queue.
     fn unqueue(&mut self, entry: &Entry) {
-        self.done_seq = self.done_seq.max(entry.last);
         self.queued_bytes -= entry.op.bytes();
         if entry.op.counted() {
             self.counted_ops -= 1;
@@ -481,19 +485,23 @@ impl State {
         self.last_seq
     }
 
+    /// Poisons every open handle, and hands the error to the next open of each file in `files`
+    /// (those that lost an operation) that has no open handle.
+    ///
+    /// Every handle, not only those of the files that lost operations: the application may
+    /// already have queued, or be about to queue, operations on another file that depend on
+    /// the lost ones (a database write after a journal sync that was dropped), and in an
+    /// asynchronous VFS it has not heard of the failure yet. The async crash suite found
+    /// exactly that when only the affected files were poisoned.
     fn poison_files(&mut self, files: &HashSet<FileId>, error: &Sticky) {
-        for &file in files {
-            let mut any = false;
-            for (f, poison, _) in self.handles.values_mut() {
-                if *f == file {
-                    any = true;
-                    poison.get_or_insert_with(|| error.clone());
-                }
-            }
-            if !any {
-                if let Some(state) = self.files.get(&file) {
-                    self.unreported.insert(state.canonical.clone(), error.clone());
-                }
+        let mut with_handles = HashSet::new();
+        for (file, poison, _) in self.handles.values_mut() {
+            with_handles.insert(*file);
+            poison.get_or_insert_with(|| error.clone());
+        }
+        for file in files.difference(&with_handles) {
+            if let Some(state) = self.files.get(file) {
+                self.unreported.insert(state.canonical.clone(), error.clone());
             }
         }
     }

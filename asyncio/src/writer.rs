@@ -72,13 +72,16 @@ pub(crate) fn run(shared: &Shared) {
             }
         }
         drop(batch);
-        let still_due = shared.lock().retire(n_ok, failed);
-        shared.progress.notify_all();
-        // Closes and unlocks queued behind a failure still happen (their errors have nowhere
-        // better to go: the files are poisoned already).
-        for (core, op) in still_due {
-            let _ = perform(shared, Some(&core), &op);
+        {
+            let mut st = shared.lock();
+            st.retire(n_ok, failed);
+            // Idle is reached the moment the queue empties, under the same lock, so a flush
+            // that returns under WhenIdle finds the writer halted.
+            if st.halt == crate::HaltMode::WhenIdle && st.queue.is_empty() {
+                st.idle_reached = true;
+            }
         }
+        shared.progress.notify_all();
     }
 }
 
