@@ -101,8 +101,10 @@
 //!   strength of the lost operations (a database page after a journal sync that was dropped);
 //!   the crash suite caught exactly that with per-file poisoning. A file that lost operations
 //!   with no handle open, or whose poisoned handle was dropped before any call reported the
-//!   error, reports it once at the next `open` or `delete` of its name. Handles opened after
-//!   the failure work normally. Closes and unlocks queued behind a failure still happen: they
+//!   error, reports it once at the next `open` or `delete` of its name; and every `delete`
+//!   fails while some poisoned handle has not reported the error yet (deleting a journal
+//!   commits, and the transaction may be the one that lost operations: the crash suite caught
+//!   that too). Handles opened after the failure work normally. Closes and unlocks queued behind a failure still happen: they
 //!   change no data, and another connection that then locks the file finds the database as
 //!   after a crash (a hot journal, if the failure left one), which SQLite's recovery handles.
 //! * **Threads.** Exactly one writer thread per `AsyncVfs`, started by [`AsyncVfs::new`];

@@ -261,6 +261,16 @@ impl State {
         Some(poison)
     }
 
+    /// A poison that some open handle has not reported yet, if any. A delete refuses to run
+    /// while there is one: deleting a journal commits, and the transaction it would commit may
+    /// be the one that lost operations (the caller has not heard of it through its handles).
+    pub(crate) fn unreported_poison(&self) -> Option<Sticky> {
+        self.handles.values().find_map(|(_, poison, reported)| match reported {
+            false => poison.clone(),
+            true => None,
+        })
+    }
+
     /// Takes the unreported error of `canonical`, if any (it is reported by the caller).
     pub(crate) fn take_unreported(&mut self, canonical: &PathBuf) -> Option<Sticky> {
         self.unreported.remove(canonical)

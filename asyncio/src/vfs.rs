@@ -405,6 +405,9 @@ impl Vfs for AsyncVfs {
         if let Some(error) = st.take_unreported(&canonical) {
             return Err(error.error());
         }
+        if let Some(error) = st.unreported_poison() {
+            return Err(error.error());
+        }
         if st.writer_gone {
             drop(st);
             shared.parent.delete(path, sync_dir)?;
@@ -420,6 +423,9 @@ impl Vfs for AsyncVfs {
             return self.delete(path, sync_dir);
         }
         if let Some(error) = st.take_unreported(&canonical) {
+            return Err(error.error());
+        }
+        if let Some(error) = st.unreported_poison() {
             return Err(error.error());
         }
         let exists = match st.name_view(&canonical) {

@@ -163,3 +163,21 @@ fn an_unlock_queued_behind_a_failure_still_releases_the_lock() {
     assert!(reader.lock(folio_vfs::LockLevel::Shared).is_err(), "every open handle hears of it");
     assert!(db.size().is_err());
 }
+
+#[test]
+fn a_delete_is_refused_until_the_poisoned_handles_have_heard() {
+    // Deleting a journal commits; the transaction may be the one that lost its writes.
+    let (disk, vfs) = setup();
+    let db = open(&vfs, "/del.db", FileKind::MainDb);
+    drop(open(&vfs, "/del.db-journal", FileKind::MainJournal));
+    vfs.flush().unwrap();
+    fail_write(&disk, 1, FaultKind::Io);
+    db.write_at(0, b"lost").unwrap();
+    assert!(vfs.flush().is_err());
+    let journal = Path::new("/del.db-journal");
+    assert!(vfs.delete(journal, true).is_err(), "the db handle has not reported yet");
+    assert!(db.size().is_err());
+    vfs.delete(journal, true).unwrap();
+    vfs.flush().unwrap();
+    assert!(!disk.access(journal, AccessCheck::Exists).unwrap());
+}
