@@ -19,12 +19,23 @@
 //!   folio-sqlite-bridge, in every journal mode and with mmap, checked by the stock sqlite3 shell.
 //! * `bridge_crash`: stock SQLite on the simulated disk through the bridge: every crash point,
 //!   injected faults as SQLite codes, crash images opened by the stock sqlite3 shell.
+//! * `async_sqlite`: stock SQLite through the bridge on folio-asyncio's async VFS over the OS
+//!   VFS: the realistic workload in every journal mode (WAL in exclusive locking mode: no shared
+//!   memory through the queue), the same rows as on the plain OS VFS, the drained file checked
+//!   by the stock sqlite3 shell; the writer halted (reads served by the queue); a small bound.
+//! * `async_sqlite_crash`: stock SQLite on the async VFS on the simulated disk: power cut at
+//!   every write and sync the writer issues; recovery gives a committed prefix keeping every
+//!   commit at or before the durability watermark, and the stock sqlite3 shell agrees.
 //! * `support`: the fact sheet's offsets and small helpers both suites use.
 
 // The suites live in `it/` beside this file; a test crate's root resolves `mod x;` to `x.rs`
 // next to it, hence the paths.
 #[path = "it/async_crash.rs"]
 mod async_crash;
+#[path = "it/async_sqlite.rs"]
+mod async_sqlite;
+#[path = "it/async_sqlite_crash.rs"]
+mod async_sqlite_crash;
 #[path = "it/bridge_crash.rs"]
 mod bridge_crash;
 #[path = "it/bridge_interop.rs"]
