@@ -89,13 +89,12 @@ fn setup() -> impl Strategy<Value = Setup> {
         )
 }
 
+/// `FOLIO_SEED` (decimal or hex) if set, else one from the clock.
 fn seed() -> u64 {
-    match std::env::var("FOLIO_SEED") {
-        Ok(s) => s.trim().parse().unwrap_or_else(|_| panic!("FOLIO_SEED={s:?} is not a u64")),
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64),
-    }
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    folio_vfs::sim::seed_from_env(clock)
 }
 
 fn fail(step: usize, what: impl std::fmt::Display) -> TestCaseError {
