@@ -5,7 +5,7 @@
 //! * `loom` runs the loom models (folio-vfs, folio-asyncio) in their own target directory
 //!   ([`loom`]).
 //! * `crash` runs the crash suites of folio-tests with a larger budget ([`crash`]).
-//! * `bench` runs the criterion benchmarks ([`bench`]).
+//! * `bench` runs the criterion benchmarks ([`bench`](mod@bench)).
 //! * `tidy` checks the workspace's structure: the layer graph, the `unsafe` allow-list, `//!`
 //!   docs, no `mod.rs`, file lengths ([`tidy`]). The same checks run as `#[test]`s.
 //!
