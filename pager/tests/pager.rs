@@ -348,6 +348,20 @@ fn read_only_pagers_never_write() {
 }
 
 #[test]
+fn a_newer_write_version_is_read_only_and_leaves_no_lock() {
+    let vfs = memory();
+    let mut pager = open(&vfs, opts());
+    write_pages(&mut pager, 3, 1);
+    let raw = vfs.open(Some(Path::new(DB)), OpenFlags::read_write(FileKind::MainDb)).unwrap();
+    raw.write_at(18, &[3]).unwrap(); // file-format write version 3: readable, not writable
+    let mut other = open(&vfs, opts());
+    assert!(read_all(&mut other)[2].iter().all(|&b| b == 1));
+    let err = other.begin_write().unwrap_err();
+    assert!(matches!(err, Error::ReadOnly { .. }), "{err}");
+    assert_eq!(other.lock_level(), LockLevel::None, "the failed begin let go of its lock");
+}
+
+#[test]
 fn bad_files_are_errors_not_panics() {
     let vfs = memory();
     let raw = vfs.open(Some(Path::new(DB)), OpenFlags::create(FileKind::MainDb)).unwrap();

@@ -67,18 +67,17 @@ impl Pager {
                 self.check_no_mapped_pages("begin a write transaction")?;
                 self.with_busy(|p| {
                     p.try_begin_read()?;
-                    if p.read_only_format {
-                        return Err(p.read_only_error("write a database of a newer file format"));
+                    let reserved = if p.read_only_format {
+                        Err(p.read_only_error("write a database of a newer file format"))
+                    } else {
+                        p.db.lock(LockLevel::Reserved).map_err(Error::from)
+                    };
+                    if reserved.is_err() && p.opts.locking_mode == crate::LockingMode::Normal {
+                        // Let go of SHARED, so a retry starts clean and another writer can
+                        // finish (exclusive locking mode keeps its lock).
+                        let _ = p.db.unlock(LockLevel::None);
                     }
-                    let reserved = p.db.lock(LockLevel::Reserved);
-                    if reserved.is_err() && p.db.lock_level() == LockLevel::Shared {
-                        // Not in exclusive locking mode's kept lock: let go, so the retry
-                        // starts clean and another writer can finish.
-                        if p.opts.locking_mode == crate::LockingMode::Normal {
-                            let _ = p.db.unlock(LockLevel::None);
-                        }
-                    }
-                    reserved.map_err(Error::from)
+                    reserved
                 })?;
             }
         }
