@@ -283,8 +283,7 @@ impl Pager {
         }
         let old = self.opts.journal_mode;
         let leaves_file = matches!(old, JournalMode::Truncate | JournalMode::Persist)
-            && !mode.has_journal_file()
-            || (old == JournalMode::Persist && mode == JournalMode::Delete);
+            && matches!(mode, JournalMode::Delete | JournalMode::Off | JournalMode::Memory);
         if leaves_file && self.opts.locking_mode == LockingMode::Normal && !self.opts.read_only {
             self.delete_journal_under_reserved()?;
         }

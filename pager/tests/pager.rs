@@ -180,6 +180,12 @@ fn journal_modes_finalize_as_sqlite_does() {
     assert!(file(&vfs, journal).is_some());
     pager.set_journal_mode(JournalMode::Delete).unwrap();
     assert!(file(&vfs, journal).is_none());
+    // So does leaving TRUNCATE (its empty journal file).
+    pager.set_journal_mode(JournalMode::Truncate).unwrap();
+    write_pages(&mut pager, 6, 5);
+    assert_eq!(file(&vfs, journal).unwrap().len(), 0);
+    pager.set_journal_mode(JournalMode::Delete).unwrap();
+    assert!(file(&vfs, journal).is_none());
 }
 
 #[test]
