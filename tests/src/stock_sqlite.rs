@@ -172,3 +172,24 @@ pub fn extended_code(error: &rusqlite::Error) -> Option<i32> {
         _ => None,
     }
 }
+
+/// Asserts what SQLite leaves beside the database `db_name` in `dir` after the last close, the
+/// signature of `mode`: no journal (DELETE), an empty one (TRUNCATE), one with its 28 header
+/// bytes zeroed (PERSIST), or no WAL and file-format versions 2/2 (WAL).
+pub fn assert_mode_signature(dir: &std::path::Path, db_name: &str, mode: JournalMode) {
+    let journal = dir.join(format!("{db_name}-journal"));
+    match mode {
+        JournalMode::Delete => assert!(!journal.exists(), "DELETE left a journal"),
+        JournalMode::Truncate => assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0),
+        JournalMode::Persist => {
+            let bytes = std::fs::read(&journal).unwrap();
+            assert!(bytes.len() > 28 && bytes[..28].iter().all(|&b| b == 0), "PERSIST header");
+        }
+        JournalMode::Wal => {
+            let wal = dir.join(format!("{db_name}-wal"));
+            assert!(!wal.exists(), "the last close removes the WAL");
+            let header = std::fs::read(dir.join(db_name)).unwrap();
+            assert_eq!((header[18], header[19]), (2, 2), "file format versions of WAL mode");
+        }
+    }
+}

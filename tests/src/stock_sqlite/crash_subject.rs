@@ -257,18 +257,7 @@ impl Subject for StockSqlite {
     fn run_step(&self, _vfs: &SimVfs, step: &Vec<Change>) -> Result<(), folio_vfs::Error> {
         let mut slot = self.conn.borrow_mut();
         let conn = slot.as_mut().expect("setup opened the connection");
-        let tx = conn.transaction().map_err(sqlite_failed)?;
-        for change in step {
-            match *change {
-                Change::Put { key, tag, len, fill } => tx.execute(
-                    "INSERT OR REPLACE INTO kv(k, tag, v) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![key, format!("t{tag}"), value(key, len, fill)],
-                ),
-                Change::Delete { key } => tx.execute("DELETE FROM kv WHERE k = ?1", [key]),
-            }
-            .map_err(sqlite_failed)?;
-        }
-        tx.commit().map_err(sqlite_failed)
+        commit_step(conn, step).map_err(sqlite_failed)
     }
 
     fn recover(&self, vfs: &SimVfs) -> Result<Rows, String> {
@@ -288,4 +277,19 @@ impl Subject for StockSqlite {
     fn sim_config(&self, seed: u64) -> SimConfig {
         SimConfig::new(seed).with_characteristics(self.device)
     }
+}
+
+/// Commits one step of the workload as one transaction on `conn`.
+pub fn commit_step(conn: &mut rusqlite::Connection, step: &[Change]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for change in step {
+        match *change {
+            Change::Put { key, tag, len, fill } => tx.execute(
+                "INSERT OR REPLACE INTO kv(k, tag, v) VALUES (?1, ?2, ?3)",
+                rusqlite::params![key, format!("t{tag}"), value(key, len, fill)],
+            ),
+            Change::Delete { key } => tx.execute("DELETE FROM kv WHERE k = ?1", [key]),
+        }?;
+    }
+    tx.commit()
 }

@@ -22,7 +22,9 @@ use folio_asyncio::{AsyncVfs, HaltMode, Options};
 use folio_sqlite_bridge::last_error;
 use folio_tests::sqlite_cli::run_sqlite3_cli;
 use folio_tests::stock_sqlite::workload::{self, Shop, SUMMARY_SQL};
-use folio_tests::stock_sqlite::{extended_code, integrity_check, BridgedVfs, JournalMode};
+use folio_tests::stock_sqlite::{
+    assert_mode_signature, extended_code, integrity_check, BridgedVfs, JournalMode,
+};
 use folio_vfs::os::OsVfs;
 use folio_vfs::sim::seed_from_env;
 use rusqlite::Connection;
@@ -97,26 +99,6 @@ fn reference_run(mode: JournalMode, seed: u64) -> (Shop, String) {
     (rows, cli)
 }
 
-/// What SQLite left beside the database after the last close: the mode's signature.
-fn assert_mode_signature(dir: &Path, mode: JournalMode) {
-    let journal = dir.join("shop.db-journal");
-    match mode {
-        JournalMode::Delete => assert!(!journal.exists(), "DELETE left a journal"),
-        JournalMode::Truncate => assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0),
-        JournalMode::Persist => {
-            let bytes = std::fs::read(&journal).unwrap();
-            assert!(bytes.len() > 28 && bytes[..28].iter().all(|&b| b == 0), "PERSIST header");
-        }
-        JournalMode::Wal => {
-            assert!(!dir.join("shop.db-wal").exists(), "the last close removes the WAL");
-            let header = std::fs::read(dir.join("shop.db")).unwrap();
-            assert_eq!((header[18], header[19]), (2, 2), "file format versions of WAL mode");
-        }
-    }
-    // The async VFS never maps shared memory: exclusive-mode WAL keeps its index on the heap.
-    assert!(!dir.join("shop.db-shm").exists(), "{mode:?}: a -shm file appeared");
-}
-
 #[test]
 fn stock_sqlite_runs_the_workload_on_the_async_vfs_in_every_mode_and_stock_sqlite3_agrees() {
     let seed = seed_from_env(SEED);
@@ -159,7 +141,7 @@ fn stock_sqlite_runs_the_workload_on_the_async_vfs_in_every_mode_and_stock_sqlit
         );
         assert_eq!(stats.n_dropped, 0, "{what}: {stats:?}");
 
-        assert_mode_signature(dir.path(), mode);
+        assert_mode_signature(dir.path(), "shop.db", mode);
         let cli = check_with_stock_sqlite3(&db, &model, &what);
         assert_eq!(cli, reference_cli, "{what}: the shell sees something else than on the OS VFS");
     }
@@ -199,7 +181,7 @@ fn with_the_writer_halted_sqlite_runs_on_the_queue_alone_and_the_drained_file_is
         async_vfs.set_halt(HaltMode::Never);
         async_vfs.flush().unwrap_or_else(|e| panic!("{what}: flush: {e}"));
         async_vfs.shutdown();
-        assert_mode_signature(dir.path(), mode);
+        assert_mode_signature(dir.path(), "shop.db", mode);
         check_with_stock_sqlite3(&db, &model, &what);
     }
 }

@@ -35,11 +35,10 @@
 use folio_asyncio::{AsyncVfs, Options, Seq};
 use folio_tests::crash::{run_seed, Subject, Violation};
 use folio_tests::sqlite_cli::run_sqlite3_cli;
-use folio_tests::stock_sqlite::crash_subject::{value, Change, Rows, StockSqlite, DB};
+use folio_tests::stock_sqlite::crash_subject::{commit_step, value, Change, Rows, StockSqlite, DB};
 use folio_tests::stock_sqlite::{BridgedConnection, BridgedVfs, JournalMode};
 use folio_vfs::sim::{seed_from_env, CrashAt, CrashImage, FaultOp, Rng, SimVfs};
 use folio_vfs::{FileKind, OpenFlags, Vfs};
-use rusqlite::Connection;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,21 +104,6 @@ fn setup(disk: &SimVfs, mode: JournalMode) -> Result<(), String> {
     disk.delete(marker, true).map_err(|e| e.to_string())
 }
 
-/// One transaction of the workload, committed.
-fn commit(conn: &mut Connection, step: &[Change]) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    for change in step {
-        match *change {
-            Change::Put { key, tag, len, fill } => tx.execute(
-                "INSERT OR REPLACE INTO kv(k, tag, v) VALUES (?1, ?2, ?3)",
-                rusqlite::params![key, format!("t{tag}"), value(key, len, fill)],
-            ),
-            Change::Delete { key } => tx.execute("DELETE FROM kv WHERE k = ?1", [key]),
-        }?;
-    }
-    tx.commit()
-}
-
 /// What one run through the async VFS did before it stopped.
 #[derive(Debug, Default)]
 struct AsyncRun {
@@ -164,7 +148,7 @@ fn run_steps(disk: &SimVfs, case: Case, steps: &[Vec<Change>], delay: Duration) 
     if let Ok(mut conn) = bridged.open(DB) {
         if conn.execute_batch(&case.pragmas()).is_ok() {
             for step in steps {
-                if commit(&mut conn, step).is_err() {
+                if commit_step(&mut conn, step).is_err() {
                     break;
                 }
                 run.acked += 1;

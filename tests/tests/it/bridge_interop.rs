@@ -13,7 +13,7 @@
 use folio_tests::sqlite_cli::run_sqlite3_cli;
 use folio_tests::stock_sqlite::counting::CountingVfs;
 use folio_tests::stock_sqlite::workload::{self, Shop, SUMMARY_SQL};
-use folio_tests::stock_sqlite::{integrity_check, BridgedVfs, JournalMode};
+use folio_tests::stock_sqlite::{assert_mode_signature, integrity_check, BridgedVfs, JournalMode};
 use folio_vfs::memory::MemoryVfs;
 use folio_vfs::os::OsVfs;
 use folio_vfs::{FileKind, OpenFlags, ReadOutcome, Vfs};
@@ -69,20 +69,7 @@ fn the_os_vfs_runs_the_workload_in_every_journal_mode_and_stock_sqlite3_agrees()
         drop(vfs);
 
         // What SQLite left beside the database is the mode's signature.
-        let journal = dir.path().join("shop.db-journal");
-        match mode {
-            JournalMode::Delete => assert!(!journal.exists(), "DELETE left a journal"),
-            JournalMode::Truncate => assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0),
-            JournalMode::Persist => {
-                let bytes = std::fs::read(&journal).unwrap();
-                assert!(bytes.len() > 28 && bytes[..28].iter().all(|&b| b == 0), "PERSIST header");
-            }
-            JournalMode::Wal => {
-                assert!(!dir.path().join("shop.db-wal").exists(), "the last close removes the WAL");
-                let header = std::fs::read(&db).unwrap();
-                assert_eq!((header[18], header[19]), (2, 2), "file format versions of WAL mode");
-            }
-        }
+        assert_mode_signature(dir.path(), "shop.db", mode);
         check_with_stock_sqlite3(&db, &model, &format!("OS VFS, {mode:?}"));
     }
 }
