@@ -73,11 +73,13 @@ impl Pager {
         for page_no in min_size + 1..=orig {
             self.journal_original(page_no)?;
         }
-        // The zero pages written below share sectors with original pages too.
-        for page_no in min_size + 1..=self.db_size {
-            if self.txn().is_fresh(page_no) && !self.cache.is_dirty(page_no) {
-                self.journal_sector_of(page_no)?;
-            }
+        // Regrown pages nobody wrote are written as zeros; they share sectors with original
+        // pages too.
+        let zero_pages: Vec<u32> = (min_size + 1..=self.db_size)
+            .filter(|&p| self.txn().is_fresh(p) && !self.cache.is_dirty(p))
+            .collect();
+        for &page_no in &zero_pages {
+            self.journal_sector_of(page_no)?;
         }
         self.sync_journal(false)?;
         self.txn_mut().db_modified = true;
@@ -87,10 +89,8 @@ impl Pager {
             }
         }
         let zeros = vec![0u8; self.page_size as usize];
-        for page_no in min_size + 1..=self.db_size {
-            if self.txn().is_fresh(page_no) && !self.cache.is_dirty(page_no) {
-                self.db.write_at(self.offset_of(page_no), &zeros)?;
-            }
+        for page_no in zero_pages {
+            self.db.write_at(self.offset_of(page_no), &zeros)?;
         }
         // The file ends exactly at the image's last page, never on the lock-byte page.
         let mut pages = self.db_size;
