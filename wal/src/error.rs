@@ -35,6 +35,57 @@ pub enum Error {
         /// Which check failed.
         what: IndexCorruption,
     },
+    /// A read transaction's snapshot is older than the live log: another connection committed
+    /// since it began, so it cannot become a write transaction (`SQLITE_BUSY_SNAPSHOT`). End
+    /// the read transaction and start again.
+    #[error("{}: another connection committed since this read transaction began (snapshot at frame {snapshot}, live log at frame {live})", path.display())]
+    BusySnapshot {
+        /// The WAL file.
+        path: PathBuf,
+        /// The snapshot's last frame.
+        snapshot: u32,
+        /// The live log's last frame.
+        live: u32,
+    },
+    /// Another connection is rebuilding the wal-index (`SQLITE_BUSY_RECOVERY`); retry.
+    #[error("{}: another connection is recovering the wal-index", path.display())]
+    BusyRecovery {
+        /// The WAL file.
+        path: PathBuf,
+    },
+    /// A read transaction could not get a consistent snapshot in 100 attempts
+    /// (`SQLITE_PROTOCOL`).
+    #[error("{}: no consistent wal-index snapshot after {attempts} attempts", path.display())]
+    Protocol {
+        /// The WAL file.
+        path: PathBuf,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// A write or checkpoint on a read-only connection (`SQLITE_READONLY`).
+    #[error("{}: read-only connection cannot {what}", path.display())]
+    ReadOnly {
+        /// The WAL file.
+        path: PathBuf,
+        /// What was attempted.
+        what: &'static str,
+    },
+    /// The WAL or database is inconsistent with what the wal-index says (`SQLITE_CORRUPT`).
+    #[error("{}: {what}", path.display())]
+    Corrupt {
+        /// The file concerned.
+        path: PathBuf,
+        /// Which check failed.
+        what: String,
+    },
+    /// The API was used out of order (a bug in the caller).
+    #[error("misuse of the WAL {}: {what}", path.display())]
+    Misuse {
+        /// The WAL file.
+        path: PathBuf,
+        /// The broken rule.
+        what: String,
+    },
     /// A wal-index region the operation needs is not among those given (not mapped yet).
     #[error("wal-index region {region} is not mapped ({mapped} regions are)")]
     RegionMissing {
@@ -43,6 +94,23 @@ pub enum Error {
         /// How many regions were given.
         mapped: usize,
     },
+}
+
+impl Error {
+    /// True when retrying later may succeed: a lock conflict, a recovery in progress, or a
+    /// stale snapshot (after a fresh read transaction) (`SQLITE_BUSY` and its extended codes).
+    pub fn is_busy(&self) -> bool {
+        match self {
+            Error::Vfs(e) => e.is_busy(),
+            Error::BusySnapshot { .. } | Error::BusyRecovery { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// True for a plain lock conflict (not a stale snapshot or a recovery).
+    pub fn is_lock_busy(&self) -> bool {
+        matches!(self, Error::Vfs(e) if e.is_busy())
+    }
 }
 
 /// Which wal-index check failed.

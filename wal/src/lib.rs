@@ -35,6 +35,7 @@
 //!   slots), never as a Rust reference.
 #![forbid(unsafe_code)]
 
+pub mod conn;
 pub mod error;
 pub mod format;
 pub mod index;
@@ -42,5 +43,6 @@ pub mod scan;
 #[cfg(test)]
 mod testing;
 
+pub use conn::{wal_path, Checkpoint, CheckpointMode, Wal, WalOptions, WalSync};
 pub use error::{Error, IndexCorruption, Result};
 pub use scan::{scan, FrameEntry, ScanEnd, WalScan};

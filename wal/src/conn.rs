@@ -1,0 +1,953 @@
+//! [`Wal`]: one connection's use of a WAL database's log and wal-index: read transactions
+//! (snapshot, read mark, retry), write transactions (WRITE lock, restart, frames, commit with
+//! SQLite's syncs and padding), rollback of uncommitted frames, recovery of the wal-index under
+//! the recover lock, and the connection's end (with the last connection's cleanup).
+//! Checkpoints are in `conn/checkpoint.rs`.
+//!
+//! The protocols follow SQLite's `wal.c` step by step (fact sheet §4.5-§5.11); each function
+//! names the SQLite function it follows. Shared memory is touched only through
+//! [`folio_vfs::ShmRegion`]'s atomic accessors and the functions of [`crate::index`].
+//!
+//! Lock slots (`xShmLock`): 0 WRITE, 1 CKPT, 2 RECOVER, 3.. READ(0..4). With a heap-memory index
+//! (`locking_mode=EXCLUSIVE`) and while closing as the last connection, no slot is locked: the
+//! database lock keeps everyone else out (SQLite's `exclusiveMode`).
+
+mod checkpoint;
+
+pub use checkpoint::{Checkpoint, CheckpointMode};
+
+use crate::format::{
+    self, Checksum, FrameEncoder, FrameHeader, Salt, WalHeader, FRAME_HEADER_LEN, WAL_VERSION,
+};
+use crate::index::{self, HeaderCopy, IndexHeader, READMARK_NOT_USED};
+use crate::{Error, Result};
+use folio_vfs::{
+    DeviceCharacteristics, FileKind, OpenFlags, ShmLockKind, ShmRegion, SyncFlags, Vfs, VfsFile,
+};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Lock slot of the writer (`WAL_WRITE_LOCK`).
+pub const WRITE_LOCK: usize = 0;
+/// Lock slot of the checkpointer (`WAL_CKPT_LOCK`).
+pub const CKPT_LOCK: usize = 1;
+/// Lock slot of a recovery (`WAL_RECOVER_LOCK`).
+pub const RECOVER_LOCK: usize = 2;
+/// Number of read marks and read locks (`WAL_NREADER`).
+pub const N_READERS: usize = index::N_READ_MARKS;
+
+/// Lock slot of read lock `i` (`WAL_READ_LOCK(i)`).
+pub const fn read_lock_slot(i: usize) -> usize {
+    3 + i
+}
+
+/// Attempts a read transaction makes before giving up with [`Error::Protocol`].
+const MAX_READ_ATTEMPTS: u32 = 100;
+
+/// `<db>-wal`.
+pub fn wal_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// How hard the log is synced (`PRAGMA synchronous` as the WAL sees it; EXTRA is FULL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum WalSync {
+    /// Never sync.
+    Off,
+    /// Sync the log only before a checkpoint (and a new header after a restart), the
+    /// database only after a complete checkpoint. A power loss may lose the last commits.
+    Normal,
+    /// NORMAL plus a sync of the log at every commit (padded to a sector boundary on devices
+    /// without powersafe overwrite).
+    #[default]
+    Full,
+}
+
+/// How a [`Wal`] is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalOptions {
+    /// Never write the log or the database (reads, and recovery of the wal-index, only).
+    pub read_only: bool,
+    /// Keep the wal-index in private heap memory with no `-shm` file and take no shm locks
+    /// (`locking_mode=EXCLUSIVE`): the caller must hold an EXCLUSIVE lock on the database for
+    /// the connection's life.
+    pub heap_index: bool,
+    /// Sync level.
+    pub sync: WalSync,
+    /// `journal_size_limit`: at the first commit after a restart, the log is truncated to this
+    /// many bytes (or the end of the log if longer); also on a persistent close. -1: never.
+    pub journal_size_limit: i64,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions {
+            read_only: false,
+            heap_index: false,
+            sync: WalSync::Full,
+            journal_size_limit: -1,
+        }
+    }
+}
+
+/// One connection's WAL: the log file and its view of the wal-index.
+pub struct Wal {
+    vfs: Arc<dyn Vfs>,
+    db: Arc<dyn VfsFile>,
+    file: Box<dyn VfsFile>,
+    path: PathBuf,
+    opts: WalOptions,
+    /// Mapped wal-index regions, 0.. contiguous.
+    regions: Vec<ShmRegion>,
+    /// The snapshot (`pWal->hdr`); inside a write transaction, advanced past frames this
+    /// transaction wrote.
+    hdr: IndexHeader,
+    /// The read lock held (`readLock`), if any.
+    read_lock: Option<usize>,
+    /// First frame a reader may use (`minFrame`).
+    min_frame: u32,
+    write_lock: bool,
+    ckpt_lock: bool,
+    /// No shm locks are taken (heap index, or closing as the last connection).
+    exclusive: bool,
+    /// `nCkpt`: the checkpoint sequence number this connection writes into a new log header.
+    checkpoint_seq: u32,
+    /// `truncateOnCommit`: the first commit after a (re)start applies `journal_size_limit`.
+    truncate_on_commit: bool,
+    /// `iReCksum`: the first frame of this transaction overwritten in place, whose checksums
+    /// are recomputed at commit (0: none).
+    recksum_from: u32,
+    /// Whether a checkpoint re-checks the live header after READ_LOCK(0) (SQLite 3.51.3's fix
+    /// of the WAL-reset race). Only the loom model's buggy variant turns it off.
+    reset_race_check: bool,
+    device: DeviceCharacteristics,
+    sector_size: u32,
+    closed: bool,
+}
+
+impl std::fmt::Debug for Wal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wal")
+            .field("path", &self.path)
+            .field("max_frame", &self.hdr.max_frame)
+            .field("read_lock", &self.read_lock)
+            .field("write_lock", &self.write_lock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one attempt at a read transaction decided (`WAL_RETRY` or done).
+enum Attempt {
+    Done,
+    Retry,
+}
+
+impl Wal {
+    /// Opens the log of the database `db` (`sqlite3WalOpen`): `<db>-wal` is created if it does
+    /// not exist (a read-only connection creates it too when it can, as SQLite's does, else
+    /// opens it read-only). Nothing is read and no shm lock is taken until the first
+    /// transaction.
+    pub fn open(vfs: Arc<dyn Vfs>, db: Arc<dyn VfsFile>, opts: WalOptions) -> Result<Wal> {
+        let path = wal_path(db.path());
+        let file = match vfs.open(Some(&path), OpenFlags::create(FileKind::Wal)) {
+            Ok(file) => file,
+            Err(_) if opts.read_only => {
+                vfs.open(Some(&path), OpenFlags::read_only(FileKind::Wal))?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let device = file.device_characteristics();
+        let sector_size = file.sector_size().clamp(512, 65536);
+        Ok(Wal {
+            vfs,
+            db,
+            path: file.path().to_path_buf(),
+            file,
+            opts,
+            regions: Vec::new(),
+            hdr: IndexHeader::default(),
+            read_lock: None,
+            min_frame: 0,
+            write_lock: false,
+            ckpt_lock: false,
+            exclusive: opts.heap_index,
+            checkpoint_seq: 0,
+            truncate_on_commit: false,
+            recksum_from: 0,
+            reset_race_check: true,
+            device,
+            sector_size,
+            closed: false,
+        })
+    }
+
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &WalOptions {
+        &self.opts
+    }
+
+    /// Changes the sync level.
+    pub fn set_sync(&mut self, sync: WalSync) {
+        self.opts.sync = sync;
+    }
+
+    /// Changes `journal_size_limit`.
+    pub fn set_journal_size_limit(&mut self, limit: i64) {
+        self.opts.journal_size_limit = limit;
+    }
+
+    /// The snapshot's last frame (`mxFrame`): frames in the log, backfilled ones included
+    /// (what auto-checkpoint compares with its threshold).
+    pub fn max_frame(&self) -> u32 {
+        self.hdr.max_frame
+    }
+
+    /// The database size in pages in the snapshot (`sqlite3WalDbsize`); 0 when the log has
+    /// never had a commit (then the database file's size counts).
+    pub fn db_pages(&self) -> u32 {
+        self.hdr.n_page
+    }
+
+    /// The page size of the snapshot's log (0 before its first commit).
+    pub fn page_size(&self) -> u32 {
+        self.hdr.page_size()
+    }
+
+    /// True inside a read transaction.
+    pub fn in_read(&self) -> bool {
+        self.read_lock.is_some()
+    }
+
+    /// True inside a write transaction.
+    pub fn in_write(&self) -> bool {
+        self.write_lock
+    }
+
+    /// The read lock held: 0 means the snapshot reads everything from the database file.
+    pub fn read_lock(&self) -> Option<usize> {
+        self.read_lock
+    }
+
+    #[doc(hidden)]
+    /// Turns off the checkpointer's re-check of the live header (SQLite 3.51.3's fix of the
+    /// WAL-reset race): only for the loom model that shows the race on the unfixed protocol.
+    pub fn disable_reset_race_check_for_tests(&mut self) {
+        self.reset_race_check = false;
+    }
+
+    // ----- shared memory and slot locks ------------------------------------------------------
+
+    fn barrier(&self) {
+        if !self.opts.heap_index {
+            self.db.shm_barrier();
+        }
+    }
+
+    /// Maps regions up to `region` (`walIndexPage`); false if the `-shm` is too small and
+    /// `extend` is off.
+    fn map(&mut self, region: u32, extend: bool) -> Result<bool> {
+        while self.regions.len() <= region as usize {
+            let next = self.regions.len() as u32;
+            let mapped = if self.opts.heap_index {
+                extend.then(ShmRegion::heap)
+            } else {
+                self.db.shm_map(next, extend)?
+            };
+            match mapped {
+                Some(r) => self.regions.push(r),
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
+    fn region0(&self) -> &ShmRegion {
+        &self.regions[0]
+    }
+
+    fn lock(&self, slot: usize, n: usize, kind: ShmLockKind) -> Result<()> {
+        if self.exclusive {
+            return Ok(());
+        }
+        self.db.shm_lock(slot, n, kind).map_err(Error::from)
+    }
+
+    fn unlock_shared(&self, slot: usize) {
+        let _ = self.lock(slot, 1, ShmLockKind::UnlockShared);
+    }
+
+    fn unlock_exclusive(&self, slot: usize, n: usize) {
+        let _ = self.lock(slot, n, ShmLockKind::UnlockExclusive);
+    }
+
+    /// Takes `n` slots exclusive, calling `busy` while they are busy and it says to retry
+    /// (`walBusyLock`).
+    fn busy_lock(
+        &self,
+        slot: usize,
+        n: usize,
+        busy: &mut Option<&mut dyn FnMut() -> bool>,
+    ) -> Result<()> {
+        loop {
+            match self.lock(slot, n, ShmLockKind::Exclusive) {
+                Err(e) if e.is_lock_busy() => {
+                    let retry = match busy.as_mut() {
+                        Some(handler) => handler(),
+                        None => false,
+                    };
+                    if !retry {
+                        return Err(e);
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn live_header(&self) -> IndexHeader {
+        index::load_header_copy(self.region0(), HeaderCopy::First)
+    }
+
+    fn publish(&mut self) {
+        self.hdr.version = WAL_VERSION;
+        let db = Arc::clone(&self.db);
+        let heap = self.opts.heap_index;
+        let barrier = move || {
+            if !heap {
+                db.shm_barrier();
+            }
+        };
+        self.hdr = index::publish_header(&self.regions[0], self.hdr, &barrier);
+    }
+
+    // ----- read transactions -----------------------------------------------------------------
+
+    /// Starts a read transaction (`sqlite3WalBeginReadTransaction`): a consistent snapshot of
+    /// the wal-index header under a read lock whose mark promises checkpointers what this
+    /// reader needs. Returns true if the snapshot differs from this connection's previous one
+    /// (the caller drops its page cache). Busy errors are returned for the caller's busy
+    /// handler; after 100 failed attempts, [`Error::Protocol`].
+    pub fn begin_read(&mut self) -> Result<bool> {
+        if self.read_lock.is_some() {
+            return Err(self.misuse("begin_read inside a read transaction"));
+        }
+        let mut changed = false;
+        let mut attempt = 0;
+        loop {
+            match self.try_begin_read(false, attempt, &mut changed)? {
+                Attempt::Done => break,
+                Attempt::Retry => attempt += 1,
+            }
+        }
+        if self.hdr.max_frame > 0 && !format::valid_page_size(self.hdr.page_size()) {
+            self.end_read();
+            return Err(Error::Corrupt {
+                path: self.path.clone(),
+                what: format!("wal-index header page size field {} is invalid", self.hdr.sz_page),
+            });
+        }
+        Ok(changed)
+    }
+
+    /// Ends the read transaction (releases the read lock).
+    pub fn end_read(&mut self) {
+        if let Some(i) = self.read_lock.take() {
+            self.unlock_shared(read_lock_slot(i));
+        }
+    }
+
+    /// One attempt (`walTryBeginRead`). `use_wal` skips the header read and never takes
+    /// READ_LOCK(0) (a writer re-acquiring its read lock after a restart).
+    fn try_begin_read(
+        &mut self,
+        use_wal: bool,
+        attempt: u32,
+        changed: &mut bool,
+    ) -> Result<Attempt> {
+        if attempt > 5 {
+            if attempt > MAX_READ_ATTEMPTS {
+                return Err(Error::Protocol { path: self.path.clone(), attempts: attempt });
+            }
+            let micros =
+                if attempt >= 10 { u64::from((attempt - 9) * (attempt - 9)) * 39 } else { 1 };
+            self.vfs.sleep(Duration::from_micros(micros));
+        }
+        if !use_wal {
+            match self.read_index_header() {
+                Ok(c) => *changed |= c,
+                Err(e) if e.is_lock_busy() => {
+                    // A writer or a recovery holds the WRITE lock while the header is unusable.
+                    if self.regions.is_empty() {
+                        return Ok(Attempt::Retry);
+                    }
+                    return match self.lock(RECOVER_LOCK, 1, ShmLockKind::Shared) {
+                        Ok(()) => {
+                            self.unlock_shared(RECOVER_LOCK);
+                            Ok(Attempt::Retry)
+                        }
+                        Err(e) if e.is_lock_busy() => {
+                            Err(Error::BusyRecovery { path: self.path.clone() })
+                        }
+                        Err(e) => Err(e),
+                    };
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let r0 = self.region0().clone();
+        if !use_wal && index::n_backfill(&r0) == self.hdr.max_frame {
+            // Everything is in the database file: read it alone, unless a checkpointer holds
+            // READ_LOCK(0) exclusive (then use a read mark like any reader).
+            match self.lock(read_lock_slot(0), 1, ShmLockKind::Shared) {
+                Ok(()) => {
+                    self.barrier();
+                    if self.live_header() != self.hdr {
+                        self.unlock_shared(read_lock_slot(0));
+                        return Ok(Attempt::Retry);
+                    }
+                    self.read_lock = Some(0);
+                    self.min_frame = 0;
+                    return Ok(Attempt::Done);
+                }
+                Err(e) if e.is_lock_busy() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // The largest mark not past our snapshot.
+        let max_frame = self.hdr.max_frame;
+        let (mut best_mark, mut best) = (0u32, 0usize);
+        for i in 1..N_READERS {
+            let mark = index::read_mark(&r0, i);
+            if best_mark <= mark && mark <= max_frame {
+                best_mark = mark;
+                best = i;
+            }
+        }
+        if best_mark < max_frame || best == 0 {
+            for i in 1..N_READERS {
+                match self.lock(read_lock_slot(i), 1, ShmLockKind::Exclusive) {
+                    Ok(()) => {
+                        index::set_read_mark(&r0, i, max_frame);
+                        best_mark = max_frame;
+                        best = i;
+                        self.unlock_exclusive(read_lock_slot(i), 1);
+                        break;
+                    }
+                    Err(e) if e.is_lock_busy() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if best == 0 {
+            return Ok(Attempt::Retry);
+        }
+        match self.lock(read_lock_slot(best), 1, ShmLockKind::Shared) {
+            Ok(()) => {}
+            Err(e) if e.is_lock_busy() => return Ok(Attempt::Retry),
+            Err(e) => return Err(e),
+        }
+        self.min_frame = index::n_backfill(&r0) + 1;
+        self.barrier();
+        if index::read_mark(&r0, best) != best_mark || self.live_header() != self.hdr {
+            self.unlock_shared(read_lock_slot(best));
+            return Ok(Attempt::Retry);
+        }
+        self.read_lock = Some(best);
+        Ok(Attempt::Done)
+    }
+
+    /// Reads the wal-index header into the snapshot (`walIndexReadHdr`), running recovery under
+    /// the WRITE lock if it is unusable. Returns true if the snapshot changed.
+    fn read_index_header(&mut self) -> Result<bool> {
+        let mut changed = false;
+        let extend = self.write_lock || self.opts.heap_index;
+        let bad = if self.map(0, extend)? { self.try_header(&mut changed) } else { true };
+        if bad {
+            let had_write = self.write_lock;
+            if !had_write {
+                self.lock(WRITE_LOCK, 1, ShmLockKind::Exclusive)?;
+                self.write_lock = true;
+            }
+            let result = (|| -> Result<()> {
+                self.map(0, true)?;
+                if self.try_header(&mut changed) {
+                    self.recover()?;
+                    changed = true;
+                }
+                Ok(())
+            })();
+            if !had_write {
+                self.write_lock = false;
+                self.unlock_exclusive(WRITE_LOCK, 1);
+            }
+            result?;
+        }
+        if self.hdr.version != WAL_VERSION {
+            return Err(Error::Corrupt {
+                path: self.path.clone(),
+                what: format!(
+                    "wal-index header version {} is not {WAL_VERSION} (SQLITE_CANTOPEN)",
+                    self.hdr.version
+                ),
+            });
+        }
+        Ok(changed)
+    }
+
+    /// `walIndexTryHdr`: true if the header is unusable; else the snapshot takes it.
+    fn try_header(&mut self, changed: &mut bool) -> bool {
+        let db = Arc::clone(&self.db);
+        let heap = self.opts.heap_index;
+        let barrier = move || {
+            if !heap {
+                db.shm_barrier();
+            }
+        };
+        match index::read_header(self.region0(), &barrier) {
+            Ok(h) => {
+                if h != self.hdr {
+                    *changed = true;
+                    self.hdr = h;
+                }
+                false
+            }
+            Err(_) => true,
+        }
+    }
+
+    // ----- reading pages ---------------------------------------------------------------------
+
+    /// The newest frame of the snapshot carrying `page_no` (`sqlite3WalFindFrame`), or `None`
+    /// if the page is read from the database file.
+    pub fn find_frame(&mut self, page_no: u32) -> Result<Option<u32>> {
+        let Some(lock) = self.read_lock else {
+            return Err(self.misuse("find a frame outside a read transaction"));
+        };
+        let max_frame = self.hdr.max_frame;
+        if max_frame == 0 || lock == 0 {
+            return Ok(None);
+        }
+        if !self.map(index::region_of_frame(max_frame), self.write_lock || self.opts.heap_index)? {
+            return Err(Error::RegionMissing {
+                region: index::region_of_frame(max_frame),
+                mapped: self.regions.len(),
+            });
+        }
+        index::find_frame(&self.regions, page_no, max_frame, self.min_frame.max(1))
+    }
+
+    /// Reads the page image of frame `frame_no` into `buf` (one page).
+    pub fn read_frame(&self, frame_no: u32, buf: &mut [u8]) -> Result<()> {
+        let page_size = self.hdr.page_size();
+        if buf.len() != page_size as usize {
+            return Err(self.misuse("read_frame into a buffer that is not one page"));
+        }
+        let offset = format::frame_offset(frame_no, page_size) + FRAME_HEADER_LEN as u64;
+        if let folio_vfs::ReadOutcome::Short { n_read } = self.file.read_at(offset, buf)? {
+            return Err(Error::Corrupt {
+                path: self.path.clone(),
+                what: format!(
+                    "frame {frame_no} at offset {offset} is cut short ({n_read} of {page_size} \
+                     bytes) though the wal-index lists it"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    // ----- write transactions ----------------------------------------------------------------
+
+    /// Starts a write transaction inside the read transaction
+    /// (`sqlite3WalBeginWriteTransaction`): takes the WRITE lock; if another connection
+    /// committed since the snapshot was taken, releases it and fails with
+    /// [`Error::BusySnapshot`].
+    pub fn begin_write(&mut self) -> Result<()> {
+        if self.opts.read_only {
+            return Err(Error::ReadOnly { path: self.path.clone(), what: "write" });
+        }
+        if self.read_lock.is_none() {
+            return Err(self.misuse("begin_write outside a read transaction"));
+        }
+        if self.write_lock {
+            return Ok(());
+        }
+        self.lock(WRITE_LOCK, 1, ShmLockKind::Exclusive)?;
+        self.write_lock = true;
+        let live = self.live_header();
+        if live != self.hdr {
+            self.write_lock = false;
+            self.unlock_exclusive(WRITE_LOCK, 1);
+            return Err(Error::BusySnapshot {
+                path: self.path.clone(),
+                snapshot: self.hdr.max_frame,
+                live: live.max_frame,
+            });
+        }
+        self.recksum_from = 0;
+        Ok(())
+    }
+
+    /// Ends the write transaction (releases the WRITE lock); the read transaction stays.
+    pub fn end_write(&mut self) {
+        if self.write_lock {
+            self.write_lock = false;
+            self.recksum_from = 0;
+            self.unlock_exclusive(WRITE_LOCK, 1);
+        }
+    }
+
+    /// Drops this transaction's uncommitted frames (`sqlite3WalUndo`): the snapshot goes back
+    /// to the published header and the hash tables forget the frames after it.
+    pub fn undo(&mut self) -> Result<()> {
+        if !self.write_lock {
+            return Ok(());
+        }
+        let written_to = self.hdr.max_frame;
+        self.hdr = self.live_header();
+        self.recksum_from = 0;
+        if written_to != self.hdr.max_frame {
+            index::cleanup(&self.regions, self.hdr.max_frame)?;
+        }
+        Ok(())
+    }
+
+    /// Restarts the log if a checkpoint copied all of it and no reader uses it
+    /// (`walRestartLog`); either way a writer that read from the database alone (READ_LOCK(0))
+    /// takes a read mark, so that the frames it writes are protected from checkpoints.
+    fn restart_log(&mut self) -> Result<()> {
+        if self.read_lock != Some(0) {
+            return Ok(());
+        }
+        if index::n_backfill(self.region0()) > 0 {
+            let mut salt = [0u8; 4];
+            self.vfs.randomness(&mut salt)?;
+            match self.lock(read_lock_slot(1), N_READERS - 1, ShmLockKind::Exclusive) {
+                Ok(()) => {
+                    self.restart_header(u32::from_ne_bytes(salt));
+                    self.unlock_exclusive(read_lock_slot(1), N_READERS - 1);
+                }
+                Err(e) if e.is_lock_busy() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.unlock_shared(read_lock_slot(0));
+        self.read_lock = None;
+        let mut attempt = 0;
+        let mut changed = false;
+        loop {
+            match self.try_begin_read(true, attempt, &mut changed)? {
+                Attempt::Done => return Ok(()),
+                Attempt::Retry => attempt += 1,
+            }
+        }
+    }
+
+    /// A new log generation in the wal-index (`walRestartHdr`): `nCkpt` + 1, salt-1 + 1, a new
+    /// salt-2, no frames, nothing backfilled, read mark 1 at 0 and the others unused. The log
+    /// file's header is rewritten by the next frame written.
+    fn restart_header(&mut self, salt2: u32) {
+        self.checkpoint_seq = self.checkpoint_seq.wrapping_add(1);
+        self.hdr.max_frame = 0;
+        self.hdr.salt = self.hdr.salt.restarted(salt2);
+        self.publish();
+        let r0 = self.region0();
+        index::set_n_backfill(r0, 0);
+        index::set_n_backfill_attempted(r0, 0);
+        index::set_read_mark(r0, 1, 0);
+        for i in 2..N_READERS {
+            index::set_read_mark(r0, i, READMARK_NOT_USED);
+        }
+    }
+
+    /// Appends `pages` (page number, image) to the log (`sqlite3WalFrames`). With
+    /// `commit = Some(db_pages)` the last one is the commit frame carrying the database size,
+    /// the log is synced as [`WalSync`] says, and the new header is published; otherwise the
+    /// frames are an uncommitted spill, visible only to this connection. A page this
+    /// transaction already wrote is overwritten in place (checksums redone at commit).
+    pub fn write_frames(
+        &mut self,
+        page_size: u32,
+        pages: &[(u32, &[u8])],
+        commit: Option<u32>,
+    ) -> Result<()> {
+        if !self.write_lock {
+            return Err(self.misuse("write frames outside a write transaction"));
+        }
+        if pages.is_empty() || pages.iter().any(|(p, d)| *p == 0 || d.len() != page_size as usize) {
+            return Err(self.misuse("write frames: no pages, page 0, or an image not one page"));
+        }
+        if !format::valid_page_size(page_size) {
+            return Err(self.misuse(&format!("write frames of invalid page size {page_size}")));
+        }
+        self.restart_log()?;
+        // Frames after the published log's end are this transaction's (`iFirst`).
+        let live = self.live_header();
+        let first_of_txn = if live != self.hdr { live.max_frame + 1 } else { 0 };
+
+        let header = if self.hdr.max_frame == 0 {
+            if self.checkpoint_seq == 0 {
+                let mut salt = [0u8; 8];
+                self.vfs.randomness(&mut salt)?;
+                self.hdr.salt = Salt::from_bytes(salt);
+            }
+            let header = WalHeader::new(page_size, self.checkpoint_seq, self.hdr.salt);
+            self.file.write_at(0, &header.encode())?;
+            self.hdr.big_end_cksum = u8::from(header.order.is_big_endian());
+            self.hdr.frame_checksum = header.checksum();
+            if self.opts.sync != WalSync::Off
+                && !self.device.contains(DeviceCharacteristics::SEQUENTIAL)
+            {
+                self.file.sync(SyncFlags::NORMAL)?;
+            }
+            self.truncate_on_commit = true;
+            header
+        } else {
+            if self.hdr.page_size() != page_size {
+                return Err(Error::Corrupt {
+                    path: self.path.clone(),
+                    what: format!(
+                        "the log holds {}-byte pages; frames of {page_size} bytes cannot join it",
+                        self.hdr.page_size()
+                    ),
+                });
+            }
+            WalHeader {
+                order: self.hdr.order(),
+                page_size,
+                checkpoint_seq: self.checkpoint_seq,
+                salt: self.hdr.salt,
+            }
+        };
+
+        let mut encoder = FrameEncoder::resume(header, self.hdr.frame_checksum);
+        let frame_len = format::frame_len(page_size) as usize;
+        let mut buf = vec![0u8; frame_len];
+        let mut frame = self.hdr.max_frame;
+        let mut appended: Vec<(u32, u32)> = Vec::with_capacity(pages.len());
+        let last = pages.len() - 1;
+        for (i, &(page_no, data)) in pages.iter().enumerate() {
+            let commit_size = match commit {
+                Some(n) if i == last => n,
+                _ => 0,
+            };
+            if first_of_txn != 0 && commit_size == 0 {
+                if let Some(existing) = self.find_frame(page_no)? {
+                    if existing >= first_of_txn {
+                        if self.recksum_from == 0 || existing < self.recksum_from {
+                            self.recksum_from = existing;
+                        }
+                        let offset = format::frame_offset(existing, page_size);
+                        self.file.write_at(offset + FRAME_HEADER_LEN as u64, data)?;
+                        continue;
+                    }
+                }
+            }
+            frame += 1;
+            encoder.encode(page_no, commit_size, data, &mut buf);
+            self.file.write_at(format::frame_offset(frame, page_size), &buf)?;
+            appended.push((frame, page_no));
+        }
+
+        if let Some(n_page) = commit {
+            if self.recksum_from != 0 {
+                let running = self.rewrite_checksums(&header, self.recksum_from, frame)?;
+                encoder = FrameEncoder::resume(header, running);
+                self.recksum_from = 0;
+            }
+            if self.opts.sync == WalSync::Full {
+                let mut end = format::frame_offset(frame + 1, page_size);
+                let mut sync_now = true;
+                if !self.device.contains(DeviceCharacteristics::POWERSAFE_OVERWRITE) {
+                    // Pad with copies of the commit frame up to a sector boundary, syncing
+                    // at the boundary, so no later write shares a sector with the commit.
+                    let sector = u64::from(self.sector_size);
+                    let sync_point = end.div_ceil(sector) * sector;
+                    sync_now = sync_point == end;
+                    let (page_no, data) = pages[last];
+                    while end < sync_point {
+                        frame += 1;
+                        encoder.encode(page_no, n_page, data, &mut buf);
+                        self.write_to_sync_point(end, &buf, sync_point)?;
+                        appended.push((frame, page_no));
+                        end += frame_len as u64;
+                    }
+                }
+                if sync_now {
+                    self.file.sync(SyncFlags::NORMAL)?;
+                }
+            }
+            if self.truncate_on_commit && self.opts.journal_size_limit >= 0 {
+                let limit = (self.opts.journal_size_limit as u64)
+                    .max(format::frame_offset(frame + 1, page_size));
+                if self.file.size()? > limit {
+                    self.file.truncate(limit)?;
+                }
+                self.truncate_on_commit = false;
+            }
+        }
+
+        let before = self.hdr.max_frame;
+        for &(f, page_no) in &appended {
+            let region = index::region_of_frame(f);
+            self.map(region, true)?;
+            index::append(&self.regions, f, page_no, before)?;
+        }
+        self.hdr.max_frame = frame;
+        self.hdr.sz_page = index::encode_page_size(page_size);
+        self.hdr.frame_checksum = encoder.running();
+        if let Some(n_page) = commit {
+            self.hdr.change = self.hdr.change.wrapping_add(1);
+            self.hdr.n_page = n_page;
+            self.publish();
+        }
+        Ok(())
+    }
+
+    /// Writes `bytes` at `offset`; a write that reaches `sync_point` is split there and the log
+    /// synced in between (`walWriteToLog`).
+    fn write_to_sync_point(&self, offset: u64, bytes: &[u8], sync_point: u64) -> Result<()> {
+        let end = offset + bytes.len() as u64;
+        if offset < sync_point && end >= sync_point {
+            let first = (sync_point - offset) as usize;
+            self.file.write_at(offset, &bytes[..first])?;
+            self.file.sync(SyncFlags::NORMAL)?;
+            if first < bytes.len() {
+                self.file.write_at(sync_point, &bytes[first..])?;
+            }
+            return Ok(());
+        }
+        self.file.write_at(offset, bytes)?;
+        Ok(())
+    }
+
+    /// Recomputes the checksums of frames `from..=to` after pages were overwritten in place
+    /// (`walRewriteChecksums`); returns the new running checksum.
+    fn rewrite_checksums(&self, header: &WalHeader, from: u32, to: u32) -> Result<Checksum> {
+        let page_size = header.page_size;
+        let seed = if from == 1 {
+            header.checksum()
+        } else {
+            let mut fh = [0u8; FRAME_HEADER_LEN];
+            self.file.read_at(format::frame_offset(from - 1, page_size), &mut fh)?;
+            FrameHeader::decode(&fh).map(|h| h.checksum).unwrap_or_default()
+        };
+        let mut encoder = FrameEncoder::resume(*header, seed);
+        let len = format::frame_len(page_size) as usize;
+        let (mut frame_bytes, mut out) = (vec![0u8; len], vec![0u8; len]);
+        for f in from..=to {
+            let offset = format::frame_offset(f, page_size);
+            self.file.read_at(offset, &mut frame_bytes)?;
+            let fh = FrameHeader::decode(&frame_bytes).expect("a whole frame was read");
+            encoder.encode(fh.page_no, fh.commit_size, &frame_bytes[FRAME_HEADER_LEN..], &mut out);
+            self.file.write_at(offset, &out[..FRAME_HEADER_LEN])?;
+        }
+        Ok(encoder.running())
+    }
+
+    // ----- recovery --------------------------------------------------------------------------
+
+    /// Rebuilds the wal-index from the log (`walIndexRecover`). The caller holds the WRITE
+    /// lock; recovery takes CKPT (unless held) and RECOVER exclusive.
+    fn recover(&mut self) -> Result<()> {
+        let (slot, n) = if self.ckpt_lock { (RECOVER_LOCK, 1) } else { (CKPT_LOCK, 2) };
+        self.lock(slot, n, ShmLockKind::Exclusive)?;
+        let result = self.recover_locked();
+        self.unlock_exclusive(slot, n);
+        result
+    }
+
+    fn recover_locked(&mut self) -> Result<()> {
+        let scan = crate::scan(&*self.file)?;
+        self.checkpoint_seq = scan.header.map_or(0, |h| h.checkpoint_seq);
+        for entry in scan.frames.iter().chain(&scan.uncommitted) {
+            self.map(index::region_of_frame(entry.frame_no), true)?;
+            index::append(&self.regions, entry.frame_no, entry.page_no, 0)?;
+        }
+        self.map(0, true)?;
+        self.hdr = IndexHeader::recovered(&scan);
+        self.publish();
+        let r0 = self.region0().clone();
+        let max_frame = self.hdr.max_frame;
+        index::set_n_backfill(&r0, 0);
+        index::set_n_backfill_attempted(&r0, max_frame);
+        index::set_read_mark(&r0, 0, 0);
+        for i in 1..N_READERS {
+            match self.lock(read_lock_slot(i), 1, ShmLockKind::Exclusive) {
+                Ok(()) => {
+                    let mark = if i == 1 && max_frame > 0 { max_frame } else { READMARK_NOT_USED };
+                    index::set_read_mark(&r0, i, mark);
+                    self.unlock_exclusive(read_lock_slot(i), 1);
+                }
+                Err(e) if e.is_lock_busy() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    // ----- closing ---------------------------------------------------------------------------
+
+    /// Ends the connection's use of the log (`sqlite3WalClose`). With `last = true` the caller
+    /// holds an EXCLUSIVE lock on the database — the proof that no other connection uses it —
+    /// and the log is checkpointed (PASSIVE, no locks needed); if that succeeds the `-wal` and
+    /// `-shm` are deleted, or with `persist` kept (the log truncated to 0 bytes when
+    /// `journal_size_limit` ≥ 0). Returns whether the files were deleted.
+    pub fn close(mut self, last: bool, persist: bool, page_size: u32) -> Result<bool> {
+        self.end_write();
+        self.end_read();
+        let mut delete = false;
+        let mut result = Ok(());
+        if last && !self.opts.read_only {
+            self.exclusive = true;
+            match self.checkpoint(CheckpointMode::Passive, page_size, None) {
+                Ok(_) => {
+                    if !persist {
+                        delete = true;
+                    } else if self.opts.journal_size_limit >= 0 {
+                        result = self.file.truncate(0).map_err(Error::from);
+                    }
+                }
+                Err(e) => result = Err(e),
+            }
+        }
+        self.closed = true;
+        let unmapped = if self.opts.heap_index {
+            Ok(())
+        } else {
+            self.regions.clear();
+            self.db.shm_unmap(delete).map_err(Error::from)
+        };
+        let path = self.path.clone();
+        let vfs = Arc::clone(&self.vfs);
+        drop(self);
+        if delete {
+            vfs.delete(&path, false)?;
+        }
+        result.and(unmapped).map(|()| delete)
+    }
+
+    fn misuse(&self, what: &str) -> Error {
+        Error::Misuse { path: self.path.clone(), what: what.to_string() }
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.end_write();
+        self.end_read();
+        if !self.opts.heap_index {
+            let _ = self.db.shm_unmap(false);
+        }
+    }
+}
