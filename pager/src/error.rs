@@ -13,6 +13,9 @@ pub enum Error {
     /// The VFS failed (I/O error, lock conflict, cannot open, …).
     #[error(transparent)]
     Vfs(#[from] folio_vfs::Error),
+    /// The write-ahead log or its wal-index failed (lock conflicts and I/O errors included).
+    #[error(transparent)]
+    Wal(#[from] folio_wal::Error),
     /// The file's bytes break a rule of the format (SQLITE_CORRUPT).
     #[error("database disk image is malformed: {}{}: {what}", path.display(), at(*page, *offset))]
     Corrupt {
@@ -98,7 +101,25 @@ fn at(page: Option<u32>, offset: Option<u64>) -> String {
 impl Error {
     /// True when a lock was not available: retrying later may succeed (SQLITE_BUSY).
     pub fn is_busy(&self) -> bool {
-        matches!(self, Error::Vfs(e) if e.is_busy())
+        match self {
+            Error::Vfs(e) => e.is_busy(),
+            Error::Wal(e) => e.is_busy(),
+            _ => false,
+        }
+    }
+
+    /// True when a WAL read transaction's snapshot is stale and cannot become a write
+    /// transaction (SQLITE_BUSY_SNAPSHOT): end the read transaction and start again.
+    pub fn is_busy_snapshot(&self) -> bool {
+        matches!(self, Error::Wal(folio_wal::Error::BusySnapshot { .. }))
+    }
+
+    /// The VFS error underneath, if any (directly or through the WAL).
+    pub fn vfs_error(&self) -> Option<&folio_vfs::Error> {
+        match self {
+            Error::Vfs(e) | Error::Wal(folio_wal::Error::Vfs(e)) => Some(e),
+            _ => None,
+        }
     }
 
     /// True for [`Error::Corrupt`] and [`Error::NotADatabase`].
@@ -108,6 +129,6 @@ impl Error {
 
     /// True when the failure was a full disk (SQLITE_FULL).
     pub fn is_disk_full(&self) -> bool {
-        matches!(self, Error::Vfs(e) if e.is_disk_full())
+        self.vfs_error().is_some_and(|e| e.is_disk_full())
     }
 }

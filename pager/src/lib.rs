@@ -9,6 +9,10 @@
 //!   map when `mmap_size > 0`.
 //! * [`PagerOptions`] and the pragma-like settings ([`JournalMode`], [`Synchronous`],
 //!   [`LockingMode`], `cache_size`, `mmap_size`, `journal_size_limit`, busy timeout).
+//! * WAL mode ([`JournalMode::Wal`]): reads from the write-ahead log up to the transaction's
+//!   snapshot, commits as log frames, checkpoints ([`Pager::checkpoint`], auto-checkpoint, a
+//!   hook), live-compatible with stock sqlite3 processes sharing the database (through
+//!   `folio-wal`).
 //! * [`header`]: the codec of the 100-byte database header.
 //!
 //! ```
@@ -31,7 +35,7 @@
 //! # Ok::<(), folio_pager::Error>(())
 //! ```
 //!
-//! Depends on `folio-journal` and `folio-vfs`. It speaks in page numbers and page bytes and
+//! Depends on `folio-journal`, `folio-wal` and `folio-vfs`. It speaks in page numbers and page bytes and
 //! knows nothing of b-trees; the first 100 bytes of page 1 (the database header) are its own.
 #![forbid(unsafe_code)]
 
@@ -44,5 +48,6 @@ mod pager;
 
 pub use config::{JournalMode, LockingMode, PagerOptions, Synchronous};
 pub use error::{Error, Result};
+pub use folio_wal::{Checkpoint, CheckpointMode};
 pub use page::PageRef;
 pub use pager::{journal_path, Pager, PagerStats, WRITER_VERSION};

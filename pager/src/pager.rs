@@ -9,6 +9,7 @@
 mod busy;
 mod commit;
 mod recover;
+mod wal;
 mod write;
 
 use crate::cache::{PageCache, Victim};
@@ -47,6 +48,10 @@ pub struct PagerStats {
     pub commits: u64,
     /// Rollbacks of this pager's own transactions that had to restore the database file.
     pub file_rollbacks: u64,
+    /// Pages read from the write-ahead log.
+    pub wal_reads: u64,
+    /// Checkpoints run (by hand, auto-checkpoint or the hook).
+    pub checkpoints: u64,
     /// Hot journals left by someone else and rolled back by this pager.
     pub hot_rollbacks: u64,
     /// Times the cache was dropped because another connection changed the database.
@@ -68,7 +73,7 @@ pub(crate) enum State {
 /// that the first 100 bytes of page 1 are the database header, which the pager maintains.
 pub struct Pager {
     vfs: Arc<dyn Vfs>,
-    db: Box<dyn VfsFile>,
+    db: Arc<dyn VfsFile>,
     path: PathBuf,
     journal_path: PathBuf,
     opts: PagerOptions,
@@ -95,6 +100,14 @@ pub struct Pager {
     /// The mmap cap in force (0: reads never use the map).
     mmap_limit: u64,
     stats: PagerStats,
+    /// The write-ahead log, once the database is in WAL mode (`pager/wal.rs`).
+    wal: Option<folio_wal::Wal>,
+    /// The header read by the last transaction says WAL (bytes 18/19 = 2).
+    wal_format: bool,
+    /// Leaving WAL mode: the header still says WAL until the version-changing commit.
+    leaving_wal: bool,
+    /// Called after each WAL commit with the frames in the log; replaces auto-checkpoint.
+    wal_hook: Option<wal::WalHook>,
 }
 
 impl std::fmt::Debug for Pager {
@@ -128,7 +141,7 @@ impl Pager {
         } else {
             OpenFlags::read_write(FileKind::MainDb)
         };
-        let db = vfs.open(Some(path), flags)?;
+        let db: Arc<dyn VfsFile> = Arc::from(vfs.open(Some(path), flags)?);
         let path = db.path().to_path_buf();
         let device = db.device_characteristics();
         let sector_size = if device.contains(DeviceCharacteristics::POWERSAFE_OVERWRITE) {
@@ -160,9 +173,21 @@ impl Pager {
             mapped_out: Arc::new(()),
             mmap_limit: 0,
             stats: PagerStats::default(),
+            wal: None,
+            wal_format: false,
+            leaving_wal: false,
+            wal_hook: None,
             opts,
         };
         pager.set_mmap_size(pager.opts.mmap_size)?;
+        if pager.opts.journal_mode == JournalMode::Wal {
+            // As `PRAGMA journal_mode=WAL` right after opening: a rollback-mode database is
+            // switched (read-only: the header decides).
+            pager.opts.journal_mode = JournalMode::Delete;
+            if !pager.opts.read_only {
+                pager.set_journal_mode(JournalMode::Wal)?;
+            }
+        }
         Ok(pager)
     }
 
@@ -276,10 +301,32 @@ impl Pager {
     /// `PRAGMA journal_mode` (not inside a write transaction). Leaving TRUNCATE or PERSIST for a
     /// mode without a journal file deletes the journal, under RESERVED, as SQLite does (not in
     /// exclusive locking mode, where the journal stays).
+    ///
+    /// WAL: entering it writes header bytes 18/19 = 2 in a rollback-mode transaction (a new
+    /// database gets its page 1), and the log opens at the next transaction; leaving it needs
+    /// EXCLUSIVE (no other connection), checkpoints and deletes the log, then sets the bytes
+    /// back to 1. Both only outside transactions.
     pub fn set_journal_mode(&mut self, mode: JournalMode) -> Result<()> {
         self.check_usable()?;
         if self.state == State::Write {
             return Err(self.misuse("change journal_mode inside a write transaction"));
+        }
+        if mode == JournalMode::Wal || self.opts.journal_mode == JournalMode::Wal {
+            if self.state == State::Idle {
+                // Find out whether the database is in WAL mode now (opens the log if so).
+                self.begin_read()?;
+                self.end_read()?;
+            }
+            let in_wal = self.wal.is_some();
+            if mode == JournalMode::Wal && in_wal {
+                return Ok(());
+            }
+            if mode == JournalMode::Wal || in_wal {
+                if self.state != State::Idle {
+                    return Err(self.misuse("switch to or from WAL inside a transaction"));
+                }
+                return if in_wal { self.leave_wal(mode) } else { self.enter_wal() };
+            }
         }
         let old = self.opts.journal_mode;
         let leaves_file = matches!(old, JournalMode::Truncate | JournalMode::Persist)
@@ -353,10 +400,20 @@ impl Pager {
     }
 
     fn start_snapshot(&mut self) -> Result<()> {
-        if self.db.lock_level() == LockLevel::Shared {
-            self.handle_journal()?;
+        if self.wal.is_none() {
+            if self.db.lock_level() == LockLevel::Shared {
+                self.handle_journal()?;
+            }
+            self.open_wal_if_present()?;
         }
-        self.load_header()
+        if self.wal.is_none() {
+            self.load_header()?;
+            if !self.wal_format || self.leaving_wal {
+                return Ok(());
+            }
+            self.open_wal()?;
+        }
+        self.begin_wal_snapshot()
     }
 
     /// Reads the header under the lock: page size, reserved bytes, the database size, and
@@ -378,17 +435,8 @@ impl Pager {
         }
         let mut bytes = [0u8; HEADER_LEN];
         self.db.read_at(0, &mut bytes)?;
-        let h = DbHeader::decode(&bytes).map_err(|e| Error::NotADatabase {
-            path: self.path.clone(),
-            offset: e.offset,
-            what: e.what,
-        })?;
-        if h.is_wal() {
-            return Err(Error::Unsupported {
-                path: self.path.clone(),
-                what: "a WAL-mode database (file format version 2) before folio-wal lands".into(),
-            });
-        }
+        let h = self.decode_header(&bytes)?;
+        self.wal_format = h.is_wal();
         let version = header::file_version(&bytes);
         if version != self.file_version || h.page_size != self.page_size {
             self.reset_cache();
@@ -426,6 +474,14 @@ impl Pager {
         Ok(())
     }
 
+    fn decode_header(&self, bytes: &[u8]) -> Result<DbHeader> {
+        DbHeader::decode(bytes).map_err(|e| Error::NotADatabase {
+            path: self.path.clone(),
+            offset: e.offset,
+            what: e.what,
+        })
+    }
+
     fn reset_cache(&mut self) {
         if self.cache.len() > 0 {
             self.stats.cache_resets += 1;
@@ -444,6 +500,9 @@ impl Pager {
             State::Read => {
                 self.check_no_mapped_pages("end the read transaction")?;
                 self.state = State::Idle;
+                if let Some(wal) = self.wal.as_mut() {
+                    wal.end_read();
+                }
                 if self.opts.locking_mode == LockingMode::Normal {
                     self.release_locks()?;
                 }
@@ -452,9 +511,17 @@ impl Pager {
         }
     }
 
+    /// Releases the database lock at the end of a transaction: in WAL mode a connection keeps
+    /// SHARED for as long as the log is open (its proof to others that it may use the log),
+    /// and with a heap-memory wal-index it keeps EXCLUSIVE.
     fn release_locks(&mut self) -> Result<()> {
-        if self.db.lock_level() != LockLevel::None {
-            self.db.unlock(LockLevel::None)?;
+        let keep = match &self.wal {
+            Some(wal) if wal.options().heap_index => LockLevel::Exclusive,
+            Some(_) => LockLevel::Shared,
+            None => LockLevel::None,
+        };
+        if self.db.lock_level() > keep {
+            self.db.unlock(keep)?;
         }
         Ok(())
     }
@@ -485,14 +552,15 @@ impl Pager {
             self.stats.cache_hits += 1;
             return Ok(PageRef::cached(page_no, data));
         }
-        if self.state == State::Read && self.mmap_limit > 0 && page_no != 1 {
+        let frame = self.wal_frame(page_no)?;
+        if frame.is_none() && self.state == State::Read && self.mmap_limit > 0 && page_no != 1 {
             let offset = self.offset_of(page_no);
             if let Some(page) = self.db.fetch(offset, self.page_size as usize)? {
                 self.stats.mmap_reads += 1;
                 return Ok(PageRef::mapped(page_no, page, Arc::clone(&self.mapped_out)));
             }
         }
-        let data = self.load(page_no)?;
+        let data = self.load_from(page_no, frame)?;
         if let Err(e) = self.make_room() {
             return Err(self.fail_write(e));
         }
@@ -523,15 +591,32 @@ impl Pager {
         u64::from(page_no - 1) * u64::from(self.page_size)
     }
 
-    /// Reads a page from the file (zeros past its end, or for a page this transaction
-    /// truncated away and regrew).
+    /// Reads a page from the log or the file (zeros past its end, or for a page this
+    /// transaction truncated away and regrew).
     fn load(&mut self, page_no: u32) -> Result<Vec<u8>> {
+        if self.write.as_ref().is_some_and(|w| w.is_fresh(page_no)) {
+            return Ok(vec![0u8; self.page_size as usize]);
+        }
+        let frame = self.wal_frame(page_no)?;
+        self.load_from(page_no, frame)
+    }
+
+    /// Reads a page from log frame `frame`, or from the file if `None`.
+    fn load_from(&mut self, page_no: u32, frame: Option<u32>) -> Result<Vec<u8>> {
         let mut data = vec![0u8; self.page_size as usize];
         if self.write.as_ref().is_some_and(|w| w.is_fresh(page_no)) {
             return Ok(data);
         }
         self.stats.disk_reads += 1;
-        self.db.read_at(self.offset_of(page_no), &mut data)?;
+        match (frame, self.wal.as_ref()) {
+            (Some(frame), Some(wal)) => {
+                self.stats.wal_reads += 1;
+                wal.read_frame(frame, &mut data)?;
+            }
+            _ => {
+                self.db.read_at(self.offset_of(page_no), &mut data)?;
+            }
+        }
         Ok(data)
     }
 
@@ -589,8 +674,13 @@ impl Pager {
         };
         self.state = State::Idle;
         self.write = None;
-        let released = self.release_locks();
-        rolled_back.and(released)
+        let closed = self.close_wal();
+        let released = if self.db.lock_level() != LockLevel::None {
+            self.db.unlock(LockLevel::None).map_err(Error::from)
+        } else {
+            Ok(())
+        };
+        rolled_back.and(closed).and(released)
     }
 }
 

@@ -30,6 +30,15 @@ impl Pager {
             return self.end_write();
         }
         self.check_page1_header()?;
+        if self.wal.is_some() {
+            if let Err(e) = self.commit_wal() {
+                return Err(self.fail_write(e));
+            }
+            self.stats.commits += 1;
+            self.end_write()?;
+            self.after_wal_commit();
+            return Ok(());
+        }
         match self.commit_phase_one() {
             Ok(()) => {}
             Err(e) if e.is_busy() => return Err(e),
@@ -126,7 +135,7 @@ impl Pager {
         let sync = self.opts.synchronous;
         let exclusive = self.opts.locking_mode == LockingMode::Exclusive;
         match self.opts.journal_mode {
-            JournalMode::Memory | JournalMode::Off => Ok(()),
+            JournalMode::Memory | JournalMode::Off | JournalMode::Wal => Ok(()),
             JournalMode::Truncate => {
                 file.truncate(0)?;
                 if sync >= Synchronous::Full {
@@ -180,6 +189,9 @@ impl Pager {
         let Some(mut txn) = self.write.take() else { return Ok(()) };
         self.cache.clear();
         self.db_size = txn.db_orig_size;
+        if self.wal.is_some() {
+            return self.undo_wal();
+        }
         let journal = txn.journal.take();
         if txn.db_modified {
             if let Some(journal) = &journal {
@@ -204,6 +216,7 @@ impl Pager {
     fn end_write(&mut self) -> Result<()> {
         self.write = None;
         self.state = State::Idle;
+        self.end_wal_transaction();
         if self.opts.locking_mode == LockingMode::Normal {
             self.release_locks()?;
         }
@@ -217,10 +230,14 @@ impl Pager {
         if error.is_busy() || self.state != State::Write {
             return error;
         }
-        let sync_failed =
-            matches!(&error, Error::Vfs(folio_vfs::Error::Io { op: Op::Sync | Op::SyncDir, .. }));
+        let sync_failed = matches!(
+            error.vfs_error(),
+            Some(folio_vfs::Error::Io { op: Op::Sync | Op::SyncDir, .. })
+        );
         // An in-memory journal vanishes with the pager: play it back even after a failed sync.
-        let try_rollback = !sync_failed || self.opts.journal_mode == JournalMode::Memory;
+        // A WAL transaction's frames are undone in memory only: always safe.
+        let try_rollback =
+            !sync_failed || self.opts.journal_mode == JournalMode::Memory || self.wal.is_some();
         let rolled_back = if try_rollback { self.roll_back_own() } else { Ok(()) };
         if sync_failed || rolled_back.is_err() {
             let mut cause = error.to_string();
@@ -233,6 +250,7 @@ impl Pager {
         self.cache.clear();
         self.file_version = None;
         self.state = State::Idle;
+        self.end_wal_transaction();
         let _ = self.release_locks();
         error
     }

@@ -61,7 +61,11 @@ impl Pager {
                 if self.read_only_format {
                     return Err(self.read_only_error("write a database of a newer file format"));
                 }
-                self.db.lock(LockLevel::Reserved)?;
+                if self.wal.is_some() {
+                    self.begin_wal_write()?;
+                } else {
+                    self.db.lock(LockLevel::Reserved)?;
+                }
             }
             State::Idle => {
                 self.check_no_mapped_pages("begin a write transaction")?;
@@ -69,10 +73,17 @@ impl Pager {
                     p.try_begin_read()?;
                     let reserved = if p.read_only_format {
                         Err(p.read_only_error("write a database of a newer file format"))
+                    } else if p.wal.is_some() {
+                        p.begin_wal_write()
                     } else {
                         p.db.lock(LockLevel::Reserved).map_err(Error::from)
                     };
-                    if reserved.is_err() && p.opts.locking_mode == crate::LockingMode::Normal {
+                    if reserved.is_err() && p.wal.is_some() {
+                        // End the snapshot: a retry takes a fresh one (a stale snapshot is
+                        // what keeps a WAL writer out).
+                        p.end_wal_transaction();
+                    } else if reserved.is_err() && p.opts.locking_mode == crate::LockingMode::Normal
+                    {
                         // Let go of SHARED, so a retry starts clean and another writer can
                         // finish (exclusive locking mode keeps its lock).
                         let _ = p.db.unlock(LockLevel::None);
@@ -96,7 +107,7 @@ impl Pager {
         Ok(())
     }
 
-    fn read_only_error(&self, what: &str) -> Error {
+    pub(crate) fn read_only_error(&self, what: &str) -> Error {
         Error::ReadOnly { path: self.path.clone(), what: what.to_string() }
     }
 
@@ -199,7 +210,10 @@ impl Pager {
 
     /// Opens the journal at the first change of the transaction (not in journal_mode OFF).
     fn ensure_journal(&mut self) -> Result<()> {
-        if self.txn().journal.is_some() || self.opts.journal_mode == JournalMode::Off {
+        if self.txn().journal.is_some()
+            || self.opts.journal_mode == JournalMode::Off
+            || self.wal.is_some()
+        {
             return Ok(());
         }
         let file = if self.opts.journal_mode == JournalMode::Memory {
@@ -316,6 +330,10 @@ impl Pager {
     /// yet in this transaction). If EXCLUSIVE cannot be had, spilling stops for this
     /// transaction and the cache grows instead, as SQLite's does.
     pub(crate) fn spill(&mut self, page_no: u32) -> Result<()> {
+        if self.wal.is_some() {
+            self.spill_to_wal(page_no)?;
+            return self.spilled(page_no);
+        }
         let need_sync =
             !self.txn().db_modified || self.cache.entry_mut(page_no).is_some_and(|e| e.need_sync);
         if need_sync {
@@ -329,6 +347,11 @@ impl Pager {
             }
         }
         self.write_page_to_db(page_no)?;
+        self.spilled(page_no)
+    }
+
+    /// Drops a page just written out of the cache.
+    fn spilled(&mut self, page_no: u32) -> Result<()> {
         self.cache.mark_clean(page_no);
         self.cache.remove(page_no);
         let txn = self.txn_mut();
