@@ -108,6 +108,8 @@ pub struct Pager {
     leaving_wal: bool,
     /// Called after each WAL commit with the frames in the log; replaces auto-checkpoint.
     wal_hook: Option<wal::WalHook>,
+    /// Opened with `journal_mode = WAL`: the first transaction switches the database.
+    wal_requested: bool,
 }
 
 impl std::fmt::Debug for Pager {
@@ -177,16 +179,15 @@ impl Pager {
             wal_format: false,
             leaving_wal: false,
             wal_hook: None,
+            wal_requested: false,
             opts,
         };
         pager.set_mmap_size(pager.opts.mmap_size)?;
         if pager.opts.journal_mode == JournalMode::Wal {
-            // As `PRAGMA journal_mode=WAL` right after opening: a rollback-mode database is
-            // switched (read-only: the header decides).
+            // As `PRAGMA journal_mode=WAL` right after opening, done by the first transaction
+            // (which may have to wait for locks); read-only: the header decides.
             pager.opts.journal_mode = JournalMode::Delete;
-            if !pager.opts.read_only {
-                pager.set_journal_mode(JournalMode::Wal)?;
-            }
+            pager.wal_requested = !pager.opts.read_only;
         }
         Ok(pager)
     }
@@ -311,6 +312,9 @@ impl Pager {
         if self.state == State::Write {
             return Err(self.misuse("change journal_mode inside a write transaction"));
         }
+        if mode != JournalMode::Wal {
+            self.wal_requested = false;
+        }
         if mode == JournalMode::Wal || self.opts.journal_mode == JournalMode::Wal {
             if self.state == State::Idle {
                 // Find out whether the database is in WAL mode now (opens the log if so).
@@ -384,6 +388,7 @@ impl Pager {
         if self.state != State::Idle {
             return Ok(());
         }
+        self.apply_wal_request()?;
         self.with_busy(|p| p.try_begin_read())?;
         self.state = State::Read;
         Ok(())

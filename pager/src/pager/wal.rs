@@ -97,6 +97,19 @@ impl Pager {
         Ok(result)
     }
 
+    /// Switches to WAL mode if the pager was opened with `journal_mode = WAL` and has not yet.
+    pub(crate) fn apply_wal_request(&mut self) -> Result<()> {
+        if !self.wal_requested {
+            return Ok(());
+        }
+        self.wal_requested = false;
+        let result = self.set_journal_mode(JournalMode::Wal);
+        if result.is_err() {
+            self.wal_requested = true;
+        }
+        result
+    }
+
     /// Opens the log if `-wal` exists beside a non-empty database; deletes a `-wal` beside an
     /// empty one (`pagerOpenWalIfPresent`).
     pub(crate) fn open_wal_if_present(&mut self) -> Result<()> {

@@ -69,6 +69,7 @@ impl Pager {
             }
             State::Idle => {
                 self.check_no_mapped_pages("begin a write transaction")?;
+                self.apply_wal_request()?;
                 self.with_busy(|p| {
                     p.try_begin_read()?;
                     let reserved = if p.read_only_format {

@@ -118,7 +118,10 @@ impl Wal {
                 ),
             });
         }
-        let mut incomplete = self.backfill(page_size, busy)?;
+        // Readers keeping the copy short are not an error (PASSIVE reports success); the
+        // other modes check below that everything was copied.
+        self.backfill(page_size, busy)?;
+        let mut incomplete = false;
         if !incomplete && effective != CheckpointMode::Passive {
             if index::n_backfill(self.region0()) < self.hdr.max_frame {
                 incomplete = true;
@@ -155,20 +158,18 @@ impl Wal {
     }
 
     /// Copies frames into the database as far as readers allow (`walCheckpoint`'s backfill).
-    /// Returns true if readers kept it from copying everything it had to (a lock stayed busy).
     fn backfill(
         &mut self,
         page_size: u32,
         busy: &mut Option<&mut dyn FnMut() -> bool>,
-    ) -> Result<bool> {
+    ) -> Result<()> {
         let r0 = self.region0().clone();
         if index::n_backfill(&r0) >= self.hdr.max_frame {
-            return Ok(false);
+            return Ok(());
         }
         // A reader whose mark is below the log's end caps what may be copied at its mark;
         // free marks are moved up (mark 1 to the end, the others to unused).
         let mut safe = self.hdr.max_frame;
-        let mut capped = false;
         for i in 1..N_READERS {
             let mark = index::read_mark(&r0, i);
             if safe > mark {
@@ -179,7 +180,6 @@ impl Wal {
                     }
                     Err(e) if e.is_lock_busy() => {
                         safe = mark;
-                        capped = true;
                         *busy = None;
                     }
                     Err(e) => return Err(e),
@@ -187,18 +187,18 @@ impl Wal {
             }
         }
         if index::n_backfill(&r0) >= safe {
-            return Ok(capped);
+            return Ok(());
         }
         let pages = self.newest_frames(index::n_backfill(&r0))?;
         // Readers that read the database alone must not see it change.
         match self.busy_lock(read_lock_slot(0), 1, busy) {
             Ok(()) => {}
-            Err(e) if e.is_lock_busy() => return Ok(true),
+            Err(e) if e.is_lock_busy() => return Ok(()),
             Err(e) => return Err(e),
         }
         let result = self.copy_frames(&pages, safe, page_size);
         self.unlock_exclusive(read_lock_slot(0), 1);
-        result.map(|()| capped)
+        result
     }
 
     /// For every page in frames after `after` up to the snapshot's end, its newest frame, in
