@@ -1,12 +1,12 @@
 //! The pager against a plain in-memory model: random transactions (write pages, grow, shrink,
-//! commit, roll back, reopen) with random page sizes, cache sizes, mmap sizes, journal modes
-//! synchronous levels and locking modes, on real files through the OS VFS. A second pager reads between the
+//! commit, roll back, reopen, checkpoint) with random page sizes, cache sizes, mmap sizes,
+//! journal modes (WAL included), synchronous levels and locking modes, on real files through the OS VFS. A second pager reads between the
 //! steps: it must always see the last committed state (or be kept out by the writer's lock).
 //!
 //! Seeded and replayable: the seed comes from `FOLIO_SEED` (else from the clock) and is printed
 //! with the minimal failing case; `PROPTEST_CASES` overrides the default of 200 cases.
 
-use folio_pager::{JournalMode, LockingMode, Pager, PagerOptions, Synchronous};
+use folio_pager::{CheckpointMode, JournalMode, LockingMode, Pager, PagerOptions, Synchronous};
 use folio_vfs::os::OsVfs;
 use folio_vfs::{LockLevel, Vfs};
 use proptest::collection::vec;
@@ -29,6 +29,7 @@ enum Op {
     Reopen { cache_size: i64, mmap_size: u64 },
     Check,
     CheckOther,
+    Checkpoint(CheckpointMode),
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +53,13 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(cache_size, mmap_size)| Op::Reopen { cache_size, mmap_size }),
         2 => Just(Op::Check),
         1 => Just(Op::CheckOther),
+        1 => prop_oneof![
+            Just(CheckpointMode::Passive),
+            Just(CheckpointMode::Full),
+            Just(CheckpointMode::Restart),
+            Just(CheckpointMode::Truncate),
+        ]
+        .prop_map(Op::Checkpoint),
     ]
 }
 
@@ -67,10 +75,11 @@ fn setup() -> impl Strategy<Value = Setup> {
     (
         prop_oneof![Just(512u32), Just(1024), Just(4096)],
         prop_oneof![
-            Just(JournalMode::Delete),
-            Just(JournalMode::Truncate),
-            Just(JournalMode::Persist),
-            Just(JournalMode::Memory),
+            1 => Just(JournalMode::Delete),
+            1 => Just(JournalMode::Truncate),
+            1 => Just(JournalMode::Persist),
+            1 => Just(JournalMode::Memory),
+            2 => Just(JournalMode::Wal),
         ],
         prop_oneof![Just(Synchronous::Off), Just(Synchronous::Normal), Just(Synchronous::Full)],
         cache_size(),
@@ -156,11 +165,24 @@ fn run(dir: &Path, n: usize, setup: &Setup, ops: &[Op]) -> Result<(), TestCaseEr
     };
     let ps = setup.page_size;
     let mut pager = case.open(setup.cache_size, setup.mmap_size)?;
-    let mut other = case.open(3, 1 << 20)?;
-    if setup.locking_mode == LockingMode::Exclusive {
-        other.set_locking_mode(LockingMode::Normal).map_err(|e| fail(0, e))?;
-    }
+    let open_other = || -> Result<Pager, TestCaseError> {
+        let mut other = case.open(3, 1 << 20)?;
+        if setup.locking_mode == LockingMode::Exclusive {
+            other.set_locking_mode(LockingMode::Normal).map_err(|e| fail(0, e))?;
+        }
+        Ok(other)
+    };
+    // A WAL connection holds SHARED for as long as it is open, which keeps an exclusive-mode
+    // connection out: in WAL mode the second reader is opened for each check and closed after.
+    let wal = setup.journal_mode == JournalMode::Wal;
+    let mut other = if wal { None } else { Some(open_other()?) };
     let mut committed: Vec<Vec<u8>> = Vec::new();
+    if setup.journal_mode == JournalMode::Wal {
+        // Switching a new database to WAL creates its page 1 (as SQLite's pragma does).
+        pager.begin_read().map_err(|x| fail(0, x))?;
+        pager.end_read().map_err(|x| fail(0, x))?;
+        committed.push(vec![0; ps as usize]);
+    }
     let mut pending: Option<Vec<Vec<u8>>> = None;
     for (step, op) in ops.iter().enumerate() {
         let e = |what| fail(step, what);
@@ -224,17 +246,33 @@ fn run(dir: &Path, n: usize, setup: &Setup, ops: &[Op]) -> Result<(), TestCaseEr
                     pager.end_read().map_err(e)?;
                 }
             },
-            Op::CheckOther => match other.begin_read() {
-                Ok(()) => {
-                    compare(&mut other, &committed, step)?;
-                    other.end_read().map_err(e)?;
+            Op::Checkpoint(mode) => {
+                if pending.is_none() {
+                    let c = pager.checkpoint(*mode).map_err(e)?;
+                    prop_assert!(!c.busy, "step {}: {:?} checkpoint busy with no reader", step, c);
                 }
-                Err(x) if x.is_busy() => {
-                    // Only a writer on its way to writing the file keeps readers out.
-                    prop_assert!(pager.lock_level() >= LockLevel::Pending, "step {}: {}", step, x);
+            }
+            Op::CheckOther => {
+                if other.is_none() {
+                    other = Some(open_other()?);
                 }
-                Err(x) => return Err(e(x)),
-            },
+                let reader = other.as_mut().expect("opened");
+                match reader.begin_read() {
+                    Ok(()) => {
+                        compare(reader, &committed, step)?;
+                        reader.end_read().map_err(e)?;
+                    }
+                    Err(x) if x.is_busy() => {
+                        // Only a writer on its way to writing the file keeps readers out.
+                        let level = pager.lock_level();
+                        prop_assert!(level >= LockLevel::Pending, "step {}: {}", step, x);
+                    }
+                    Err(x) => return Err(e(x)),
+                }
+                if wal {
+                    other = None;
+                }
+            }
         }
     }
     if let Some(model) = pending.take() {

@@ -338,8 +338,8 @@ impl Pager {
     }
 
     /// `journal_mode=WAL` on a rollback-mode database: a rollback-mode transaction sets header
-    /// bytes 18/19 to 2 (a new database gets page 1 first); the log opens at the next
-    /// transaction.
+    /// bytes 18/19 to 2 (a new database gets page 1 with it, as in SQLite); the log opens at
+    /// the next transaction.
     pub(crate) fn enter_wal(&mut self) -> Result<()> {
         if self.opts.read_only {
             return Err(self.read_only_error("switch to WAL mode"));
@@ -349,20 +349,9 @@ impl Pager {
             // The header already said WAL: the log is open now.
             return self.rollback();
         }
-        let result = (|| -> Result<()> {
-            let fresh = self.db_size == 0;
-            let usable = self.usable_size();
-            let page1 = self.page_mut(1)?;
-            if fresh {
-                // An empty table b-tree leaf as SQLite's newDatabase makes page 1, so the
-                // file is a valid empty database.
-                page1[100] = 0x0d;
-                let content = if usable >= 65536 { 0 } else { usable as u16 };
-                page1[105..107].copy_from_slice(&content.to_be_bytes());
-            }
-            header::set_format_versions(page1, 2);
-            Ok(())
-        })();
+        // A new database gets its page 1 here (the header; the rest of the page belongs to
+        // the layer above, as with any page).
+        let result = self.page_mut(1).map(|page1| header::set_format_versions(page1, 2));
         match result {
             Ok(()) => self.commit(),
             Err(e) => {
