@@ -66,6 +66,9 @@ pub fn sqlite_durability(mode: JournalMode, sync: Synchronous) -> Durability {
         }
         (JournalMode::Truncate, Synchronous::Normal) => Durability::LastCommitMayBeLost,
         (JournalMode::Delete | JournalMode::Truncate | JournalMode::Persist, _) => Durability::Full,
+        // WAL at NORMAL syncs the log only at checkpoints: the commits since may be lost.
+        (JournalMode::Wal, Synchronous::Normal) => Durability::LastCommitMayBeLost,
+        (JournalMode::Wal, _) => Durability::Full,
     }
 }
 
