@@ -52,6 +52,8 @@ mod lock_interop;
 mod pager_crash;
 #[path = "it/pager_interop.rs"]
 mod pager_interop;
+#[path = "it/pager_wal_interop.rs"]
+mod pager_wal_interop;
 #[path = "it/shm_interop.rs"]
 mod shm_interop;
 #[path = "it/support.rs"]
