@@ -18,12 +18,18 @@
 //!   (`walIndexAppend` with its clean-up of a crashed writer's entries) and the lookup
 //!   (`sqlite3WalFindFrame`).
 //!
-//! Still to come (the WAL issue): the reader protocol (header snapshot and retry, read-mark
-//! choice, re-validation), the writer protocol (WRITE lock, snapshot check, WAL restart with new
-//! salts, frames and commit with SQLite's syncs and padding), recovery of the wal-index under
-//! the recover lock from [`scan`](mod@scan), the dead-man-switch rules at open, the heap-memory
-//! index for `locking_mode=EXCLUSIVE`, checkpoints (PASSIVE, FULL, RESTART, TRUNCATE) and
-//! auto-checkpoint, last-connection cleanup, and the loom models.
+//! * [`Wal`] ([`conn`]): one connection's protocols over the log and the wal-index (fact sheet
+//!   §5.8-§6): read transactions (snapshot, read mark, retry), write transactions (WRITE lock,
+//!   stale snapshots refused, the log restarted with new salts once fully checkpointed and
+//!   unused, frames with SQLite's syncs and sector padding), rollback of uncommitted frames,
+//!   recovery of the wal-index from the log under the RECOVER lock, checkpoints
+//!   ([`CheckpointMode`]: PASSIVE, FULL, RESTART, TRUNCATE — without the WAL-reset race SQLite
+//!   fixed in 3.51.3), the last connection's cleanup, and a heap-memory index without `-shm`
+//!   for `locking_mode=EXCLUSIVE`. The dead-man switch at open is the VFS's (`shm_map`).
+//!
+//! Not supported: a read-only `-shm` (SQLite's "unreliable shm" read path; a connection needs
+//! write access to the `-shm`), snapshots (`sqlite3_snapshot_*`), savepoints inside a write
+//! transaction, switching a connection with a real `-shm` into exclusive locking mode.
 //!
 //! Invariants:
 //! * Depends on `folio-vfs` only. It knows nothing of the pager, b-trees or the rollback
