@@ -158,6 +158,38 @@ impl Pager {
         // Even a page past the original end shares its sector with original pages when sectors
         // are larger than pages: a torn write of it could damage them.
         self.journal_sector_of(page_no)?;
+        if self.wal.is_some() {
+            self.dirty_sector_of(page_no)?;
+        }
+        self.make_dirty(page_no)
+    }
+
+    /// In WAL mode, when a sector holds several pages, marks dirty the other pages of
+    /// `page_no`'s sector (up to the image's end, or up to `page_no` past it), so that the
+    /// log carries the whole sector: a checkpoint torn while it writes the sector into the
+    /// database damages only pages the log restores (SQLite's `pagerWriteLargeSector`, which
+    /// runs in WAL mode too).
+    fn dirty_sector_of(&mut self, page_no: u32) -> Result<()> {
+        let per_sector = (self.sector_size / self.page_size).max(1);
+        if per_sector == 1 {
+            return Ok(());
+        }
+        let first = (page_no - 1) / per_sector * per_sector + 1;
+        let last = if page_no > self.db_size {
+            page_no
+        } else {
+            (first + per_sector - 1).min(self.db_size)
+        };
+        for p in first..=last {
+            if p != page_no && p != self.lock_byte_page() && !self.cache.is_dirty(p) {
+                self.make_dirty(p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads `page_no` into the cache (if it is not there) and marks it dirty.
+    fn make_dirty(&mut self, page_no: u32) -> Result<()> {
         if !self.cache.contains(page_no) {
             let data = self.load(page_no)?;
             self.make_room()?;
