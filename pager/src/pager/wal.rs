@@ -243,7 +243,9 @@ impl Pager {
         self.stamp_page1_if(page_no);
         let data = Arc::clone(&self.cache.entry_mut(page_no).expect("a dirty page is cached").data);
         let page_size = self.page_size;
-        self.txn_mut().db_modified = true;
+        let txn = self.txn_mut();
+        txn.db_modified = true;
+        txn.page1_spilled |= page_no == 1;
         let wal = self.wal.as_mut().expect("WAL mode");
         wal.write_frames(page_size, &[(page_no, &data[..])], None)?;
         Ok(())
@@ -264,7 +266,8 @@ impl Pager {
     /// page 1 when it or the size changed, as frames ending in the commit frame.
     pub(crate) fn commit_wal(&mut self) -> Result<()> {
         let size_changed = self.db_size != self.txn().db_orig_size;
-        if size_changed || self.cache.is_dirty(1) {
+        // A page 1 spilled earlier carries the size of that moment: stamp it again.
+        if size_changed || self.cache.is_dirty(1) || self.txn().page1_spilled {
             self.prepare_write(1)?;
             self.stamp_page1_if(1);
         }

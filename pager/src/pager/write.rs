@@ -35,6 +35,9 @@ pub(crate) struct WriteTxn {
     pub(crate) changed: bool,
     /// A spill could not get EXCLUSIVE: let the cache grow instead for this transaction.
     pub(crate) spill_blocked: bool,
+    /// WAL mode: page 1 was spilled to the log, stamped with the size at that moment, which
+    /// the commit must restamp (the size may have changed since).
+    pub(crate) page1_spilled: bool,
 }
 
 impl WriteTxn {
@@ -103,6 +106,7 @@ impl Pager {
             db_modified: false,
             changed: false,
             spill_blocked: false,
+            page1_spilled: false,
         });
         self.state = State::Write;
         Ok(())
