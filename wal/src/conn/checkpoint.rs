@@ -78,6 +78,11 @@ impl Wal {
         if self.read_lock.is_some() || self.write_lock {
             return Err(self.misuse("checkpoint inside a transaction"));
         }
+        if mode == CheckpointMode::Passive {
+            // PASSIVE never waits: a busy reader caps the copy at once (SQLite's pager passes
+            // no handler for it).
+            busy = None;
+        }
         self.lock(CKPT_LOCK, 1, ShmLockKind::Exclusive)?;
         self.ckpt_lock = true;
         let result = self.checkpoint_locked(mode, page_size, &mut busy);
