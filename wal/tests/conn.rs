@@ -7,10 +7,11 @@
 mod harness;
 
 use folio_wal::{Checkpoint, CheckpointMode};
-use harness::{images, Db};
+use harness::{images, label, Db};
 
 const PASSIVE: CheckpointMode = CheckpointMode::Passive;
 const FULL: CheckpointMode = CheckpointMode::Full;
+const TRUNCATE: CheckpointMode = CheckpointMode::Truncate;
 
 fn ckpt(busy: bool, log: u32, checkpointed: u32) -> Checkpoint {
     Checkpoint { busy, log, checkpointed }
@@ -41,5 +42,18 @@ fn a_passive_checkpoint_never_calls_the_busy_handler() {
         let got = a.wal().checkpoint(FULL, ps, Some(&mut handler)).expect("FULL");
         assert_eq!((got, calls.get()), (ckpt(true, 3, 2), 100));
         r.end_read();
+    });
+}
+
+#[test]
+fn a_checkpoint_may_be_a_connections_first_call() {
+    on_both(1024, |db| {
+        let mut fresh = db.conn();
+        assert_eq!(fresh.checkpoint(PASSIVE), ckpt(false, 0, 0), "no log at all");
+        let mut a = db.conn();
+        a.commit(&images(db.page_size, &[1, 2], 1), 2);
+        assert_eq!(db.conn().checkpoint(PASSIVE), ckpt(false, 2, 2));
+        assert_eq!(db.conn().checkpoint(TRUNCATE), ckpt(false, 0, 0));
+        assert_eq!(label(&db.db_page(2)), (2, 1));
     });
 }

@@ -83,6 +83,9 @@ impl Wal {
             // no handler for it).
             busy = None;
         }
+        // The index may not be mapped yet (a checkpoint before any transaction), and the shm
+        // slots exist only once it is.
+        self.map(0, false)?;
         self.lock(CKPT_LOCK, 1, ShmLockKind::Exclusive)?;
         self.ckpt_lock = true;
         let result = self.checkpoint_locked(mode, page_size, &mut busy);
