@@ -26,6 +26,12 @@
 //! * `async_sqlite_crash`: stock SQLite on the async VFS on the simulated disk: power cut at
 //!   every write and sync the writer issues; recovery gives a committed prefix keeping every
 //!   commit at or before the durability watermark, and the stock sqlite3 shell agrees.
+//! * `wal_live`: live interop on one WAL database: our writer with stock readers, a stock
+//!   writer with our readers, writers of both kinds at once, a log outgrowing the first `-shm`
+//!   region; checkpoints from both sides, every snapshot checked, integrity check from both
+//!   sides afterwards.
+//! * `wal_multiprocess`: several processes of ours on one WAL database without a lost update or
+//!   a torn read, checkpointing in every mode, restarting the log under running checkpoints.
 //! * `support`: the fact sheet's offsets and small helpers both suites use.
 
 // The suites live in `it/` beside this file; a test crate's root resolves `mod x;` to `x.rs`
@@ -58,3 +64,7 @@ mod pager_wal_interop;
 mod shm_interop;
 #[path = "it/support.rs"]
 mod support;
+#[path = "it/wal_live.rs"]
+mod wal_live;
+#[path = "it/wal_multiprocess.rs"]
+mod wal_multiprocess;
