@@ -168,6 +168,11 @@ impl Pager {
     fn load_wal_header(&mut self, changed: bool) -> Result<()> {
         if changed {
             self.reset_cache();
+        } else if self.file_version.is_some() {
+            // The snapshot this connection last read or committed: the header and size loaded
+            // then still hold (SQLite, too, rereads them only when the snapshot changed). A
+            // failed write transaction clears `file_version`, so it never skips a reload.
+            return Ok(());
         }
         let wal = self.wal.as_mut().expect("WAL mode");
         let log_pages = wal.db_pages();
