@@ -45,6 +45,9 @@ pub const fn read_lock_slot(i: usize) -> usize {
 /// Attempts a read transaction makes before giving up with [`Error::Protocol`].
 const MAX_READ_ATTEMPTS: u32 = 100;
 
+/// Bytes of consecutive new frames gathered before one write to the log.
+const FRAME_WRITE_BYTES: usize = 1 << 20;
+
 /// `<db>-wal`.
 pub fn wal_path(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
@@ -729,9 +732,13 @@ impl Wal {
 
         let mut encoder = FrameEncoder::resume(header, self.hdr.frame_checksum);
         let frame_len = format::frame_len(page_size) as usize;
-        let mut buf = vec![0u8; frame_len];
         let mut frame = self.hdr.max_frame;
         let mut appended: Vec<(u32, u32)> = Vec::with_capacity(pages.len());
+        // New frames are encoded back to back and written together, up to FRAME_WRITE_BYTES at
+        // a time: fewer system calls, and the kernel caches the log in large folios, which
+        // makes reading frames back (readers, checkpoints) cheaper.
+        let batch_frames = (FRAME_WRITE_BYTES / frame_len).max(1);
+        let mut pending = Vec::with_capacity(frame_len * pages.len().min(batch_frames));
         let last = pages.len() - 1;
         for (i, &(page_no, data)) in pages.iter().enumerate() {
             let commit_size = match commit {
@@ -744,6 +751,7 @@ impl Wal {
                         if self.recksum_from == 0 || existing < self.recksum_from {
                             self.recksum_from = existing;
                         }
+                        self.write_pending(&mut pending, frame, page_size)?;
                         let offset = format::frame_offset(existing, page_size);
                         self.file.write_at(offset + FRAME_HEADER_LEN as u64, data)?;
                         continue;
@@ -751,10 +759,15 @@ impl Wal {
                 }
             }
             frame += 1;
-            encoder.encode(page_no, commit_size, data, &mut buf);
-            self.file.write_at(format::frame_offset(frame, page_size), &buf)?;
+            let at = pending.len();
+            pending.resize(at + frame_len, 0);
+            encoder.encode(page_no, commit_size, data, &mut pending[at..]);
             appended.push((frame, page_no));
+            if pending.len() >= batch_frames * frame_len {
+                self.write_pending(&mut pending, frame, page_size)?;
+            }
         }
+        self.write_pending(&mut pending, frame, page_size)?;
 
         if let Some(n_page) = commit {
             if self.recksum_from != 0 {
@@ -772,6 +785,7 @@ impl Wal {
                     let sync_point = end.div_ceil(sector) * sector;
                     sync_now = sync_point == end;
                     let (page_no, data) = pages[last];
+                    let mut buf = vec![0u8; frame_len];
                     while end < sync_point {
                         frame += 1;
                         encoder.encode(page_no, n_page, data, &mut buf);
@@ -808,6 +822,18 @@ impl Wal {
             self.hdr.n_page = n_page;
             self.publish();
         }
+        Ok(())
+    }
+
+    /// Writes the frames encoded in `pending`, the last of which is frame `last`, and empties
+    /// it.
+    fn write_pending(&self, pending: &mut Vec<u8>, last: u32, page_size: u32) -> Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let n_frames = (pending.len() as u64 / format::frame_len(page_size)) as u32;
+        self.file.write_at(format::frame_offset(last + 1 - n_frames, page_size), pending)?;
+        pending.clear();
         Ok(())
     }
 
