@@ -11,7 +11,7 @@
 //! workload's dry run). `FOLIO_SEED=<run seed>` replays one run bit for bit.
 //!
 //! The subject is anything implementing [`Subject`]: the toy commit protocol in [`toy`], and
-//! folio-pager in each rollback-journal mode in [`pager`].
+//! folio-pager in each rollback-journal mode and in WAL mode in [`pager`].
 
 pub mod pager;
 pub mod toy;
@@ -29,6 +29,14 @@ pub enum Durability {
     /// the state, which may come back undone (never an earlier one): SQLite's rollback journal
     /// when the act that commits (unlinking or truncating the journal) is not made durable.
     LastCommitMayBeLost,
+    /// Any number of acknowledged steps may be lost from the end, but none up to the last
+    /// acknowledged *durability point* (a step for which [`Subject::is_durability_point`] is
+    /// true: acknowledging it means every step before it, and itself, reached stable storage).
+    /// The recovered state is still a committed prefix: a tail is lost, never a step in the
+    /// middle. SQLite's WAL at synchronous=NORMAL: commits append frames without syncing the
+    /// log, so a power loss may take the last several; a checkpoint syncs the log before it
+    /// copies anything (and the database after a complete copy), so what it saw survives.
+    TailMayBeLost,
     /// Acknowledged steps may be lost (a committed prefix is still required).
     None,
 }
@@ -62,6 +70,12 @@ pub trait Subject {
     fn recover_without_journal(&self, vfs: &SimVfs) -> Option<Result<Self::State, String>> {
         let _ = vfs;
         None
+    }
+    /// For [`Durability::TailMayBeLost`]: true if the acknowledgement of `step` means that it and
+    /// every step before it are durable (a checkpoint that synced the log). Default: none is.
+    fn is_durability_point(&self, step: &Self::Step) -> bool {
+        let _ = step;
+        false
     }
     /// Prepares the disk before crash points are counted (create files, sync directories).
     fn setup(&self, vfs: &SimVfs) -> Result<(), String>;
@@ -189,16 +203,35 @@ fn dry_run<T: Subject>(subject: &T, workload_seed: u64, steps: &[T::Step]) -> Dr
     DryRun { writes: count(FaultOp::Write), syncs: count(FaultOp::Sync), states, ops }
 }
 
+/// How many of the first `acked` steps a durability point among them makes durable: up to and
+/// including the last step for which `is_point` is true (0 if none is).
+fn durable_prefix(is_point: impl IntoIterator<Item = bool>, acked: usize) -> usize {
+    is_point
+        .into_iter()
+        .take(acked)
+        .enumerate()
+        .filter(|&(_, p)| p)
+        .last()
+        .map_or(0, |(i, _)| i + 1)
+}
+
+/// [`durable_prefix`] of a subject's workload.
+fn durable_steps<T: Subject>(subject: &T, steps: &[T::Step], acked: usize) -> usize {
+    durable_prefix(steps.iter().map(|s| subject.is_durability_point(s)), acked)
+}
+
 /// Checks a recovered state against the committed states: it must be state `k` with
 /// `acked <= k <= acked + 1` (the step in flight may or may not have committed) when the
 /// subject promises durability; with [`Durability::LastCommitMayBeLost`] also the state before
-/// the last acknowledged step that changed the state; any `k <= acked + 1` when it promises
-/// nothing.
+/// the last acknowledged step that changed the state; with [`Durability::TailMayBeLost`] any
+/// `durable <= k` (`durable`: the steps a durability point made durable, [`durable_steps`]);
+/// any `k <= acked + 1` when it promises nothing.
 fn judge<S: PartialEq + Debug>(
     states: &[S],
     recovered: Result<S, String>,
     acked: usize,
     durability: Durability,
+    durable: usize,
 ) -> Result<Outcome, String> {
     let state = recovered.map_err(|e| format!("recovery or integrity check failed: {e}"))?;
     let last = (acked + 1).min(states.len() - 1);
@@ -207,6 +240,7 @@ fn judge<S: PartialEq + Debug>(
         Durability::LastCommitMayBeLost => {
             (1..=acked).rev().find(|&k| states[k] != states[k - 1]).map_or(acked, |k| k - 1)
         }
+        Durability::TailMayBeLost => durable.min(acked),
         Durability::None => 0,
     };
     match (first..=last).find(|&k| states[k] == state) {
@@ -233,6 +267,8 @@ struct CrashRun<S> {
     at: CrashAt,
     image: CrashImage,
     acked: usize,
+    /// Steps a durability point made durable ([`durable_steps`]).
+    durable: usize,
     states: Vec<S>,
 }
 
@@ -264,7 +300,8 @@ fn crash_run<T: Subject>(subject: &T, run_seed: u64) -> Result<CrashRun<T::State
     let image = vfs
         .crash_image()
         .ok_or_else(|| format!("{at:?}: the workload finished without reaching the crash point"))?;
-    Ok(CrashRun { at, image, acked, states: dry.states })
+    let durable = durable_steps(subject, &steps, acked);
+    Ok(CrashRun { at, image, acked, durable, states: dry.states })
 }
 
 /// The crash image of the run named by `run_seed` (what a reboot finds), for replay checks
@@ -286,11 +323,13 @@ pub fn run_one<T: Subject>(subject: &T, run_seed: u64) -> Result<Outcome, Violat
     // The exposure is damage (no committed state at all), never a lost commit: losses are the
     // durability rule's to judge.
     let damaged = !matches!(&recovered, Ok(state) if run.states.contains(state));
-    match judge(&run.states, recovered, run.acked, durability) {
+    match judge(&run.states, recovered, run.acked, durability, run.durable) {
         Ok(outcome) => Ok(outcome),
         Err(detail) => {
             let alone = subject.recover_without_journal(&boot()).filter(|_| damaged);
-            match alone.map(|state| judge(&run.states, state, run.acked, durability)) {
+            let judged =
+                alone.map(|state| judge(&run.states, state, run.acked, durability, run.durable));
+            match judged {
                 Some(Ok(_)) => Ok(Outcome::NormalExposure),
                 _ => Err(Violation { run_seed, at: format!("{:?}", run.at), detail }),
             }
@@ -357,7 +396,7 @@ pub fn fault_sweep<T: Subject>(subject: &T, workload_seed: u64, kind: FaultKind)
             }
             vfs.clear_faults();
             report.count(
-                judge(&dry.states, subject.recover(&vfs), acked, Durability::Full)
+                judge(&dry.states, subject.recover(&vfs), acked, Durability::Full, acked)
                     .map_err(violation),
             );
         }
@@ -412,11 +451,13 @@ pub fn fault_crash_sweep<T: Subject>(subject: &T, workload_seed: u64, kind: Faul
             match run_with_fault(subject, workload_seed, &steps, (op, n, kind)) {
                 Err(e) => report.violations.push(violation("first run", e)),
                 Ok((vfs, acked)) => {
-                    let live = judge(&dry.states, subject.recover(&vfs), acked, Durability::Full);
+                    let live =
+                        judge(&dry.states, subject.recover(&vfs), acked, Durability::Full, acked);
                     report.count(live.map_err(|d| violation("reopened on the live disk", d)));
                     let after = subject.recover(&reboot(&vfs.crash_now()));
+                    let durable = durable_steps(subject, &steps, acked);
                     report.count(
-                        judge(&dry.states, after, acked, durability)
+                        judge(&dry.states, after, acked, durability, durable)
                             .map_err(|d| violation("power cut after the reopen", d)),
                     );
                 }
@@ -425,8 +466,9 @@ pub fn fault_crash_sweep<T: Subject>(subject: &T, workload_seed: u64, kind: Faul
                 Err(e) => report.violations.push(violation("second run", e)),
                 Ok((vfs, acked)) => {
                     let after = subject.recover(&reboot(&vfs.crash_now()));
+                    let durable = durable_steps(subject, &steps, acked);
                     report.count(
-                        judge(&dry.states, after, acked, durability)
+                        judge(&dry.states, after, acked, durability, durable)
                             .map_err(|d| violation("power cut right after the error", d)),
                     );
                 }
@@ -446,3 +488,6 @@ pub fn fault_sweeps<T: Subject>(subject: &T, first_seed: u64, n_workloads: u64) 
     }
     report
 }
+
+#[cfg(test)]
+mod tests;

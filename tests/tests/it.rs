@@ -32,6 +32,11 @@
 //!   sides afterwards.
 //! * `wal_multiprocess`: several processes of ours on one WAL database without a lost update or
 //!   a torn read, checkpointing in every mode, restarting the log under running checkpoints.
+//! * `wal_crash`: folio-pager's crash suite in WAL mode: one connection committing, rolling
+//!   back, checkpointing in every mode and reopening, at NORMAL/FULL/EXTRA on six simulated
+//!   devices; no acknowledged commit lost at FULL, a committed prefix keeping every checkpoint
+//!   at NORMAL; canaries, I/O errors at every operation, crash images recovered alike by stock
+//!   sqlite3.
 //! * `support`: the fact sheet's offsets and small helpers both suites use.
 
 // The suites live in `it/` beside this file; a test crate's root resolves `mod x;` to `x.rs`
@@ -64,6 +69,8 @@ mod pager_wal_interop;
 mod shm_interop;
 #[path = "it/support.rs"]
 mod support;
+#[path = "it/wal_crash.rs"]
+mod wal_crash;
 #[path = "it/wal_live.rs"]
 mod wal_live;
 #[path = "it/wal_multiprocess.rs"]

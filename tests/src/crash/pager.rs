@@ -21,9 +21,12 @@
 //!   line whether the database file alone was a committed state that a journal damaged.
 //!
 //! [`transplant`] is the same idea with pages of real databases that stock sqlite3 made, so
-//! that the crash images can also be handed to stock sqlite3.
+//! that the crash images can also be handed to stock sqlite3. [`wal`] runs either subject's
+//! transactions in WAL mode on one connection kept across steps, with checkpoints and reopens
+//! between them ([`PagerTxns`] is what it needs of them).
 
 pub mod transplant;
+pub mod wal;
 
 use super::{crash_run, Durability, Subject};
 use folio_journal::format as journal_format;
@@ -42,8 +45,8 @@ pub const JOURNAL: &str = "/pager/test.db-journal";
 /// A name created and deleted with a directory sync to make the directory durable in setup.
 const MARKER: &str = "/pager/.setup";
 
-/// What SQLite promises, after a power loss, about commits that returned `Ok`, in a rollback
-/// journal mode at a synchronous level (fact sheet §3.6):
+/// What SQLite promises, after a power loss, about commits that returned `Ok`, in a journal
+/// mode at a synchronous level (fact sheet §3.6, §4.6, §6.2):
 ///
 /// * DELETE at NORMAL or FULL: committing unlinks the journal without syncing the directory,
 ///   so the unlink may not survive; the journal comes back hot and the last commit is rolled
@@ -56,6 +59,10 @@ const MARKER: &str = "/pager/.setup";
 ///   (truncation included) before it writes the database.
 /// * TRUNCATE at FULL or EXTRA: the truncation is synced: nothing is lost.
 /// * PERSIST at NORMAL, FULL or EXTRA: the zeroed header is synced: nothing is lost.
+/// * WAL at NORMAL: commits do not sync the log (fact sheet §4.6), so any number of the last
+///   commits may be lost; a checkpoint syncs the log before it copies (§6.2), so commits it
+///   saw are kept ([`Durability::TailMayBeLost`], checkpoints being the durability points).
+/// * WAL at FULL or EXTRA: every commit syncs the log: nothing is lost.
 /// * synchronous=OFF, MEMORY and OFF journals: no promise at all (not even a committed prefix;
 ///   the harness still demands one, which is what the canaries rely on).
 pub fn sqlite_durability(mode: JournalMode, sync: Synchronous) -> Durability {
@@ -66,8 +73,7 @@ pub fn sqlite_durability(mode: JournalMode, sync: Synchronous) -> Durability {
         }
         (JournalMode::Truncate, Synchronous::Normal) => Durability::LastCommitMayBeLost,
         (JournalMode::Delete | JournalMode::Truncate | JournalMode::Persist, _) => Durability::Full,
-        // WAL at NORMAL syncs the log only at checkpoints: the commits since may be lost.
-        (JournalMode::Wal, Synchronous::Normal) => Durability::LastCommitMayBeLost,
+        (JournalMode::Wal, Synchronous::Normal) => Durability::TailMayBeLost,
         (JournalMode::Wal, _) => Durability::Full,
     }
 }
@@ -141,6 +147,10 @@ pub struct PagerSubject {
     pub max_pages: u32,
     /// How recovery is done.
     pub recovery: Recovery,
+    /// Some transactions write a page twice, first with draft bytes ([`DRAFT`]), so that with
+    /// a small cache the draft is spilled and then overwritten (in WAL mode: a frame rewritten
+    /// in place). Off in the rollback-mode suites, whose pinned seeds name workloads without.
+    pub rewrites: bool,
 }
 
 impl PagerSubject {
@@ -157,12 +167,24 @@ impl PagerSubject {
             initial_pages: 4,
             max_pages: 10,
             recovery: Recovery::Pager,
+            rewrites: false,
         }
     }
 
     /// The same subject held to `durability` (a canary claims more than the pager gives).
     pub fn claiming(self, durability: Durability) -> Self {
         PagerSubject { durability, ..self }
+    }
+
+    /// Pages per sector as the pager sees them: 1 with powersafe overwrite (SQLite then
+    /// assumes 512-byte sectors), else the device's 4096-byte sectors.
+    fn pages_per_sector(&self) -> u32 {
+        let config = self.device.sim_config(0);
+        if config.characteristics.contains(Dc::POWERSAFE_OVERWRITE) {
+            1
+        } else {
+            (config.sector_size / self.page_size).max(1)
+        }
     }
 
     /// A short name for reports: mode, level, device, page size.
@@ -175,16 +197,6 @@ impl PagerSubject {
             "{}/{} {:?} {}{canary}",
             self.journal_mode, self.synchronous, self.device, self.page_size
         )
-    }
-
-    fn options(&self, cache_size: i64) -> PagerOptions {
-        PagerOptions {
-            journal_mode: self.journal_mode,
-            synchronous: self.synchronous,
-            cache_size,
-            page_size: self.page_size,
-            ..PagerOptions::default()
-        }
     }
 }
 
@@ -215,6 +227,10 @@ pub struct DbState {
 
 /// A page whose bytes no transaction wrote at that page number.
 pub const GARBLED: u32 = u32::MAX;
+
+/// Marks the id in the bytes of a draft: a page a transaction writes again later (see
+/// [`PagerSubject::rewrites`]). No committed state holds a draft.
+pub const DRAFT: u32 = 1 << 31;
 
 impl fmt::Debug for DbState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -302,28 +318,24 @@ pub(crate) fn discard_journal(vfs: &SimVfs) -> Result<(), String> {
     Ok(())
 }
 
+/// What a WAL session ([`wal::WalSubject`]) needs of a subject whose steps are transactions:
+/// to run one on a pager it keeps open, instead of a fresh pager per step.
+pub trait PagerTxns: Subject {
+    /// The options of every pager of the subject, with a cache of `cache_size`.
+    fn options(&self, cache_size: i64) -> PagerOptions;
+    /// The cache size `txn` runs with.
+    fn cache_size(&self, txn: &Self::Step) -> i64;
+    /// Runs `txn` on `pager` (begin, change, commit or roll back), leaving the pager open.
+    fn apply(&self, pager: &mut Pager, txn: &Self::Step) -> folio_pager::Result<()>;
+    /// A short name for reports.
+    fn label(&self) -> String;
+}
+
 impl PagerSubject {
     /// Runs `txn` through a fresh pager.
     fn run_txn(&self, vfs: &SimVfs, txn: &Txn) -> folio_pager::Result<()> {
         let mut pager = open_pager(vfs, self.options(txn.cache_size))?;
-        pager.begin_write()?;
-        if let Some(pages) = txn.truncate {
-            pager.truncate(pages)?;
-        }
-        let page_size = self.page_size as usize;
-        for &page_no in &txn.writes {
-            if page_no == 1 {
-                let body = page_content(txn.id, 1, page_size - BODY_START_PAGE1);
-                pager.page_mut(1)?[BODY_START_PAGE1..].copy_from_slice(&body);
-            } else {
-                pager.write(page_no, &page_content(txn.id, page_no, page_size))?;
-            }
-        }
-        if txn.rollback {
-            pager.rollback()?;
-        } else {
-            pager.commit()?;
-        }
+        self.apply(&mut pager, txn)?;
         pager.close()
     }
 
@@ -357,6 +369,48 @@ impl PagerSubject {
     }
 }
 
+impl PagerTxns for PagerSubject {
+    fn options(&self, cache_size: i64) -> PagerOptions {
+        PagerOptions {
+            journal_mode: self.journal_mode,
+            synchronous: self.synchronous,
+            cache_size,
+            page_size: self.page_size,
+            ..PagerOptions::default()
+        }
+    }
+
+    fn cache_size(&self, txn: &Txn) -> i64 {
+        txn.cache_size
+    }
+
+    fn apply(&self, pager: &mut Pager, txn: &Txn) -> folio_pager::Result<()> {
+        pager.begin_write()?;
+        if let Some(pages) = txn.truncate {
+            pager.truncate(pages)?;
+        }
+        let page_size = self.page_size as usize;
+        for (i, &page_no) in txn.writes.iter().enumerate() {
+            let id = if txn.writes[i + 1..].contains(&page_no) { txn.id | DRAFT } else { txn.id };
+            if page_no == 1 {
+                let body = page_content(id, 1, page_size - BODY_START_PAGE1);
+                pager.page_mut(1)?[BODY_START_PAGE1..].copy_from_slice(&body);
+            } else {
+                pager.write(page_no, &page_content(id, page_no, page_size))?;
+            }
+        }
+        if txn.rollback {
+            pager.rollback()
+        } else {
+            pager.commit()
+        }
+    }
+
+    fn label(&self) -> String {
+        PagerSubject::label(self)
+    }
+}
+
 impl Subject for PagerSubject {
     type State = DbState;
     type Step = Txn;
@@ -379,6 +433,10 @@ impl Subject for PagerSubject {
                     }
                     size = size.max(page);
                 }
+                if self.rewrites && writes.len() > 1 && rng.below(3) == 0 {
+                    // The first page again, after the others: its first version is a draft.
+                    writes.push(writes[0]);
+                }
                 if !rollback {
                     pages = size;
                 }
@@ -394,7 +452,10 @@ impl Subject for PagerSubject {
     }
 
     fn initial_state(&self) -> DbState {
-        DbState { counter: 1, pages: vec![1; self.initial_pages as usize] }
+        // In WAL mode setup commits twice: the switch into WAL (in rollback mode), then the
+        // pages.
+        let counter = if self.journal_mode == JournalMode::Wal { 2 } else { 1 };
+        DbState { counter, pages: vec![1; self.initial_pages as usize] }
     }
 
     fn model_apply(&self, state: &DbState, txn: &Txn) -> DbState {
@@ -411,7 +472,17 @@ impl Subject for PagerSubject {
             }
             next.pages[page_no as usize - 1] = txn.id;
         }
-        next.counter += 1;
+        // A WAL commit rewrites page 1 (and its counter) only if page 1 or the size changed,
+        // as SQLite's, whose b-tree layer writes page 1 whenever the size changes. A write to
+        // page 1's sector changes page 1 too, when a sector holds several pages (in WAL mode
+        // the pager writes the whole sector into the log).
+        let per_sector = self.pages_per_sector();
+        let stamps = self.journal_mode != JournalMode::Wal
+            || txn.writes.iter().any(|&p| p <= per_sector)
+            || next.pages.len() != state.pages.len();
+        if stamps {
+            next.counter += 1;
+        }
         next
     }
 

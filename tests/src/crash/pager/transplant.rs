@@ -5,10 +5,10 @@
 //! stock sqlite3 ([`sqlite3_reads`]): it must roll back the hot journal our pager left to the
 //! same version our pager recovers, with `integrity_check` ok.
 
-use super::{discard_journal, make_durable, open_pager, vfs_error, Device, Recovery};
+use super::{discard_journal, make_durable, open_pager, vfs_error, Device, PagerTxns, Recovery};
 use crate::crash::{Durability, Subject};
 use crate::sqlite_cli::run_sqlite3_cli;
-use folio_pager::{JournalMode, PagerOptions, Synchronous};
+use folio_pager::{JournalMode, Pager, PagerOptions, Synchronous};
 use folio_vfs::sim::{CrashImage, Rng, SimConfig, SimVfs};
 use std::path::Path;
 use std::sync::Arc;
@@ -62,6 +62,16 @@ impl Versions {
             pages.push(bytes.chunks(page_size as usize).map(<[u8]>::to_vec).collect());
         }
         Versions { page_size, pages, content }
+    }
+
+    /// The same versions in WAL format (header bytes 18/19 = 2), to transplant into a database
+    /// in WAL mode: a page 1 that says "rollback journal" would take the database out of it.
+    pub fn in_wal_format(&self) -> Versions {
+        let mut pages = self.pages.clone();
+        for version in &mut pages {
+            folio_pager::header::set_format_versions(&mut version[0], 2);
+        }
+        Versions { page_size: self.page_size, pages, content: self.content.clone() }
     }
 
     /// Which version `pages` is, ignoring the header fields every commit stamps (change
@@ -147,6 +157,14 @@ impl TransplantSubject {
         )
     }
 
+    fn transplant(&self, vfs: &SimVfs, step: &Transplant) -> folio_pager::Result<()> {
+        let mut pager = open_pager(vfs, self.options(step.cache_size))?;
+        self.apply(&mut pager, step)?;
+        pager.close()
+    }
+}
+
+impl PagerTxns for TransplantSubject {
     fn options(&self, cache_size: i64) -> PagerOptions {
         PagerOptions {
             journal_mode: self.journal_mode,
@@ -157,9 +175,12 @@ impl TransplantSubject {
         }
     }
 
-    fn transplant(&self, vfs: &SimVfs, step: &Transplant) -> folio_pager::Result<()> {
+    fn cache_size(&self, step: &Transplant) -> i64 {
+        step.cache_size
+    }
+
+    fn apply(&self, pager: &mut Pager, step: &Transplant) -> folio_pager::Result<()> {
         let pages = &self.versions.pages[step.version];
-        let mut pager = open_pager(vfs, self.options(step.cache_size))?;
         pager.begin_write()?;
         let n_pages = pages.len() as u32;
         if pager.page_count() > n_pages {
@@ -169,11 +190,14 @@ impl TransplantSubject {
             pager.write(i as u32 + 1, page)?;
         }
         if step.rollback {
-            pager.rollback()?;
+            pager.rollback()
         } else {
-            pager.commit()?;
+            pager.commit()
         }
-        pager.close()
+    }
+
+    fn label(&self) -> String {
+        TransplantSubject::label(self)
     }
 }
 
