@@ -1,5 +1,7 @@
 //! `cargo xtask crash [--seeds N] [--minutes M] [--replay SEED]`: the crash suites of
-//! folio-tests (every test whose name contains `crash`) with a budget larger than CI's.
+//! folio-tests (every test whose name contains `crash`: the modules `crash_harness`,
+//! `async_crash`, `pager_crash`, `wal_crash`, `bridge_crash`, `async_sqlite_crash`) with a budget
+//! larger than CI's.
 //!
 //! The budget travels as environment variables the suites read: `FOLIO_CRASH_SEEDS` (workloads
 //! swept over every crash point), `FOLIO_CRASH_MINUTES` (extra randomly sampled runs) and
