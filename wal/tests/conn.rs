@@ -204,6 +204,124 @@ fn overwrites_in_a_transaction_keep_the_checksum_chain() {
 }
 
 #[test]
+fn overwrites_at_the_start_of_a_restarted_log() {
+    on_both(1024, |db| {
+        let ps = db.page_size;
+        let (mut a, mut r) = (db.conn(), db.conn());
+        a.commit(&images(ps, &[1, 2, 3, 4], 1), 4);
+        assert_eq!(a.checkpoint(PASSIVE), ckpt(false, 4, 4));
+        // The spill restarts the log at frame 1, which the commit then overwrites: the
+        // checksums are redone from the new header's (new salts, nCkpt 1).
+        a.begin_write().expect("write");
+        a.write(&images(ps, &[2, 3], 2), None);
+        a.write(&[(2, image(ps, 2, 3)), (3, image(ps, 3, 3)), (4, image(ps, 4, 3))], Some(4));
+        a.wal().end_write();
+        a.wal().end_read();
+        let s = db.assert_log_valid(3, "restarted log");
+        assert_eq!(s.header.expect("header").checkpoint_seq, 1);
+        r.begin_read();
+        for (p, v) in [(1, 1), (2, 3), (3, 3), (4, 3)] {
+            assert_page(&mut r, p, v, "restarted log");
+        }
+        r.end_read();
+    });
+}
+
+#[test]
+fn a_log_of_the_other_byte_order_is_continued_in_its_order() {
+    use folio_wal::format::{ByteOrder, FrameEncoder, Salt, WalHeader};
+    let other = match ByteOrder::native() {
+        ByteOrder::LittleEndian => ByteOrder::BigEndian,
+        ByteOrder::BigEndian => ByteOrder::LittleEndian,
+    };
+    let db = Db::memory(1024);
+    let ps = db.page_size;
+    // A log another host wrote (seq 7): pages 1..=3, committed.
+    let header = WalHeader {
+        order: other,
+        page_size: ps,
+        checkpoint_seq: 7,
+        salt: Salt { salt1: 0x1234_5678, salt2: 0x9abc_def0 },
+    };
+    let mut log = header.encode().to_vec();
+    let mut enc = FrameEncoder::new(header);
+    for p in 1..=3 {
+        log.extend(enc.encode_to_vec(p, if p == 3 { 3 } else { 0 }, &image(ps, p, 1)));
+    }
+    let f = db
+        .vfs
+        .open(Some(&db.wal_path()), folio_vfs::OpenFlags::create(folio_vfs::FileKind::Wal))
+        .expect("open the log");
+    f.write_at(0, &log).expect("write the log");
+    drop(f);
+
+    let mut a = db.conn();
+    assert!(a.begin_read());
+    assert_page(&mut a, 2, 1, "recovered");
+    a.end_read();
+    a.commit(&images(ps, &[2, 4], 2), 4);
+    let s = db.assert_log_valid(5, "appended in the log's order");
+    assert_eq!(s.header.expect("header").order, other);
+    // After a complete checkpoint the restart writes a header of this host's order.
+    assert_eq!(a.checkpoint(PASSIVE), ckpt(false, 5, 5));
+    a.commit(&images(ps, &[1], 3), 4);
+    let s = db.assert_log_valid(1, "restarted");
+    let h = s.header.expect("header");
+    assert_eq!((h.order, h.checkpoint_seq), (ByteOrder::native(), 8));
+    assert_eq!(h.salt.salt1, 0x1234_5679);
+    let mut r = db.conn();
+    r.begin_read();
+    for (p, v) in [(1, 3), (2, 2), (3, 1), (4, 2)] {
+        assert_page(&mut r, p, v, "after the restart");
+    }
+    r.end_read();
+}
+
+#[test]
+fn pages_of_64k() {
+    let db = Db::memory(65536);
+    let ps = db.page_size;
+    let (mut a, mut r) = (db.conn(), db.conn());
+    a.commit(&images(ps, &[1, 2], 1), 2);
+    a.begin_write().expect("write");
+    a.write(&images(ps, &[3], 2), None);
+    a.write(&images(ps, &[3, 1], 3), Some(3));
+    a.wal().end_write();
+    a.wal().end_read();
+    assert_eq!(a.index().0.sz_page, 1, "65536 is stored as 1");
+    r.begin_read();
+    assert_eq!(r.wal().page_size(), 65536);
+    assert_page(&mut r, 3, 3, "64k");
+    r.end_read();
+    db.assert_log_valid(4, "64k");
+    drop((a, r));
+    let mut c = db.conn();
+    assert!(c.begin_read());
+    assert_eq!((c.wal().page_size(), c.wal().max_frame()), (65536, 4));
+    assert_page(&mut c, 1, 3, "64k recovered");
+    c.end_read();
+    assert_eq!(c.checkpoint(TRUNCATE), ckpt(false, 0, 0));
+    assert_eq!(label(&db.db_page(3)), (3, 3));
+}
+
+#[test]
+fn a_read_only_connection_reads_and_refuses_the_rest() {
+    let db = Db::os(1024);
+    let ps = db.page_size;
+    let mut a = db.conn();
+    a.commit(&images(ps, &[1, 2], 1), 2);
+    let mut ro = db.conn_with(WalOptions { read_only: true, ..WalOptions::default() });
+    assert!(ro.begin_read());
+    assert_page(&mut ro, 2, 1, "read-only");
+    assert!(matches!(ro.wal().begin_write(), Err(Error::ReadOnly { .. })));
+    ro.end_read();
+    assert!(matches!(ro.wal().checkpoint(PASSIVE, ps, None), Err(Error::ReadOnly { .. })));
+    drop(a);
+    assert!(!ro.close(true), "a read-only connection never cleans up");
+    assert!(db.exists(&db.wal_path()));
+}
+
+#[test]
 fn undo_forgets_uncommitted_frames_and_the_next_commit_reuses_them() {
     on_both(512, |db| {
         let ps = db.page_size;
@@ -756,6 +874,24 @@ fn full_sync_pads_commits_to_the_sector_without_powersafe_overwrite() {
     assert_eq!(r.find(4), Some(8 + frames), "padding frames are indexed");
     assert_page(&mut r, 4, 1, "padded commit");
     r.end_read();
+
+    // A transaction that overwrites its spilled frames: checksums redone, then padded.
+    rec.take();
+    a.begin_write().expect("write");
+    a.write(&images(512, &[5, 6], 1), None); // frames 17, 18
+    a.write(&[(5, image(512, 5, 2)), (7, image(512, 7, 1))], Some(100)); // 17 again, 19
+    a.wal().end_write();
+    a.wal().end_read();
+    // Frame 19 ends at 10216: four copies of it reach 12360, past the sector at 12288.
+    assert_eq!(8 + frames, 16);
+    assert_eq!(a.wal().max_frame(), 23);
+    let s = db.assert_log_valid(23, "overwritten, then padded");
+    assert!(s.frames[18..].iter().all(|f| f.page_no == 7), "copies of the commit frame");
+    let mut r = db.conn();
+    r.begin_read();
+    assert_page(&mut r, 5, 2, "overwritten");
+    r.end_read();
+    drop(r);
 
     // A power cut now keeps both commits: everything up to the sync points is durable.
     let image_after = sim.crash_now();
