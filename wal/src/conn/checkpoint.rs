@@ -261,40 +261,38 @@ impl Wal {
                 });
             }
         }
-        let ps = page_size as usize;
+        // The frames to copy, by ascending page: consecutive pages go to the database with one
+        // write, and those of them in consecutive frames come from the log with one read.
+        let todo: Vec<(u32, u32)> = pages
+            .iter()
+            .copied()
+            .filter(|&(page_no, frame)| frame > done && frame <= safe && page_no <= max_page)
+            .collect();
+        let batch_pages = (WRITE_BATCH_BYTES / page_size as usize).max(1);
         let mut batch: Vec<u8> = Vec::new();
-        let mut batch_first = 0u32;
-        for &(page_no, frame) in pages {
-            if frame <= done || frame > safe || page_no > max_page {
-                continue;
-            }
-            let contiguous = !batch.is_empty()
-                && page_no == batch_first + (batch.len() / ps) as u32
-                && batch.len() + ps <= WRITE_BATCH_BYTES;
-            if !contiguous && !batch.is_empty() {
-                self.write_db(batch_first, &batch, page_size)?;
-                batch.clear();
-            }
-            if batch.is_empty() {
-                batch_first = page_no;
-            }
-            let at = batch.len();
-            batch.resize(at + ps, 0);
-            let offset = format::frame_offset(frame, page_size) + FRAME_HEADER_LEN as u64;
-            if let folio_vfs::ReadOutcome::Short { n_read } =
-                self.file.read_at(offset, &mut batch[at..])?
+        let mut i = 0;
+        while i < todo.len() {
+            let first_page = todo[i].0;
+            let mut end = i + 1;
+            while end < todo.len()
+                && end - i < batch_pages
+                && todo[end].0 == first_page + (end - i) as u32
             {
-                return Err(Error::Corrupt {
-                    path: self.path.clone(),
-                    what: format!(
-                        "frame {frame} (page {page_no}) at offset {offset} is cut short \
-                         ({n_read} bytes) though the wal-index lists it"
-                    ),
-                });
+                end += 1;
             }
-        }
-        if !batch.is_empty() {
-            self.write_db(batch_first, &batch, page_size)?;
+            batch.clear();
+            let mut run = i;
+            while run < end {
+                let first_frame = todo[run].1;
+                let mut run_end = run + 1;
+                while run_end < end && todo[run_end].1 == first_frame + (run_end - run) as u32 {
+                    run_end += 1;
+                }
+                self.read_pages(first_frame, run_end - run, page_size, &mut batch)?;
+                run = run_end;
+            }
+            self.write_db(first_page, &batch, page_size)?;
+            i = end;
         }
         if safe == self.live_header().max_frame {
             if self.db.size()? != want {
@@ -305,6 +303,35 @@ impl Wal {
             }
         }
         index::set_n_backfill(&r0, safe);
+        Ok(())
+    }
+
+    /// Appends the page images of frames `first..first + n` to `out`, read from the log with
+    /// one read; the frame headers between them are squeezed out afterwards.
+    fn read_pages(&self, first: u32, n: usize, page_size: u32, out: &mut Vec<u8>) -> Result<()> {
+        let (ps, frame_len) = (page_size as usize, format::frame_len(page_size) as usize);
+        let at = out.len();
+        // From the first frame's page image to the end of the last frame.
+        let len = n * frame_len - FRAME_HEADER_LEN;
+        out.resize(at + len, 0);
+        let offset = format::frame_offset(first, page_size) + FRAME_HEADER_LEN as u64;
+        if let folio_vfs::ReadOutcome::Short { n_read } =
+            self.file.read_at(offset, &mut out[at..])?
+        {
+            return Err(Error::Corrupt {
+                path: self.path.clone(),
+                what: format!(
+                    "frames {first}..={} at offset {offset} are cut short ({n_read} of {len} \
+                     bytes) though the wal-index lists them",
+                    first as usize + n - 1
+                ),
+            });
+        }
+        for k in 1..n {
+            let from = at + k * frame_len;
+            out.copy_within(from..from + ps, at + k * ps);
+        }
+        out.truncate(at + n * ps);
         Ok(())
     }
 
