@@ -155,7 +155,9 @@ impl RawCommit {
                 journal.write_at(0, &[0; 28]).unwrap();
                 journal.sync(SyncFlags::DATA_ONLY).unwrap();
             }
-            JournalMode::Memory | JournalMode::Off => unreachable!("no journal file"),
+            JournalMode::Memory | JournalMode::Off | JournalMode::Wal => {
+                unreachable!("no rollback journal file")
+            }
         }
     }
 }
