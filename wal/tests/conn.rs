@@ -15,7 +15,7 @@ mod harness;
 
 use folio_vfs::memory::MemoryVfs;
 use folio_vfs::rng::Rng;
-use folio_vfs::sim::{SimConfig, SimVfs};
+use folio_vfs::sim::{FaultOp, SimConfig, SimVfs};
 use folio_vfs::{DeviceCharacteristics, LockLevel};
 use folio_wal::format::{self, FrameInvalid};
 use folio_wal::index::{self, HeaderCopy, READMARK_NOT_USED};
@@ -859,8 +859,10 @@ fn full_sync_pads_commits_to_the_sector_without_powersafe_overwrite() {
     let mut a = db.conn();
     // Commit 1: header (synced), frame 1 ends at 568; copies of it up to 4096: 8 frames,
     // the eighth split at 4096 with the sync between its halves.
+    let syncs = sim.op_count(FaultOp::Sync);
     let io = commit_io(&db, &rec, &mut a, &[1], 1);
     assert_eq!(io, CommitIo { max_frame: 8, wal_syncs: vec![32, 4096], db_syncs: 0 });
+    assert_eq!(sim.op_count(FaultOp::Sync) - syncs, 2, "the disk counts the same syncs");
     let s = db.assert_log_valid(8, "padded");
     assert!(s.frames.iter().all(|f| f.page_no == 1), "padding repeats the commit frame");
     // Commit 2: three frames from 4320 end at 5928; padding to 8192.
@@ -1249,4 +1251,126 @@ fn random_interleavings_match_the_model() {
         model_run(&Db::memory(512), seed.wrapping_add(k), 3000);
     }
     model_run(&Db::os(512), seed, 1500);
+}
+
+// ----- threads ---------------------------------------------------------------------------------
+
+/// Retries `f` while it fails with a busy error (a lock conflict, a stale snapshot, a recovery
+/// in progress), yielding in between.
+fn retry<T>(mut f: impl FnMut() -> folio_wal::Result<T>) -> T {
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) if e.is_busy() => std::thread::yield_now(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// Two writers, two readers and a checkpointer on their own threads and connections. Every
+/// commit writes the next version of all eight pages (half of them spilled first and then
+/// overwritten in place), so a reader must always see one version on every page, never older
+/// than the last it saw; the commits number exactly one per version.
+fn threads(db: &Db, commits: u32) {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    const PAGES: u32 = 8;
+    let ps = db.page_size;
+    let all: Vec<u32> = (1..=PAGES).collect();
+    db.conn().commit(&images(ps, &all, 1), PAGES);
+    let (done, committed, checkpoints) =
+        (AtomicBool::new(false), AtomicU32::new(1), AtomicU32::new(0));
+    let snapshot_version = |c: &mut Conn, what: &str| -> u32 {
+        let v = label(&c.read(1)).1;
+        for p in 2..=PAGES {
+            assert_eq!(label(&c.read(p)), (p, v), "{what}: page {p} of a snapshot at version {v}");
+        }
+        v
+    };
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let mut c = db.conn();
+                while committed.load(Ordering::SeqCst) < commits {
+                    retry(|| c.wal().begin_read());
+                    let v = snapshot_version(&mut c, "writer");
+                    match c.wal().begin_write() {
+                        Ok(()) => {}
+                        Err(e) if e.is_busy() => {
+                            c.end_read();
+                            std::thread::yield_now();
+                            continue;
+                        }
+                        Err(e) => panic!("begin_write: {e}"),
+                    }
+                    c.write(&images(ps, &[2, 4, 6, 8], v + 1), None);
+                    c.write(&images(ps, &all, v + 1), Some(PAGES));
+                    // Still under the WRITE lock: no other commit in between.
+                    assert_eq!(
+                        committed.swap(v + 1, Ordering::SeqCst),
+                        v,
+                        "one commit per version"
+                    );
+                    c.wal().end_write();
+                    c.end_read();
+                }
+            });
+        }
+        for _ in 0..2 {
+            s.spawn(|| {
+                let mut c = db.conn();
+                let mut last = 0;
+                while !done.load(Ordering::SeqCst) {
+                    retry(|| c.wal().begin_read());
+                    let v = snapshot_version(&mut c, "reader");
+                    assert!(v >= last, "a reader went back from version {last} to {v}");
+                    last = v;
+                    c.end_read();
+                }
+            });
+        }
+        s.spawn(|| {
+            let mut c = db.conn();
+            let modes = [PASSIVE, FULL, RESTART, TRUNCATE];
+            let mut k = 0;
+            while !done.load(Ordering::SeqCst) {
+                let mut tries = 0;
+                let mut handler = || {
+                    tries += 1;
+                    std::thread::yield_now();
+                    tries < 20
+                };
+                let mode = modes[k % 4];
+                match c.wal().checkpoint(mode, ps, Some(&mut handler)) {
+                    Ok(got) => assert!(got.checkpointed <= got.log, "{mode:?}: {got:?}"),
+                    Err(e) if e.is_busy() => {}
+                    Err(e) => panic!("{mode:?}: {e}"),
+                }
+                k += 1;
+                checkpoints.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        while committed.load(Ordering::SeqCst) < commits {
+            std::thread::yield_now();
+        }
+        done.store(true, Ordering::SeqCst);
+    });
+    // A writer past the loop's test may have committed one more.
+    let last = committed.load(Ordering::SeqCst);
+    assert!(last >= commits);
+    let mut c = db.conn();
+    assert_eq!(c.checkpoint(TRUNCATE), ckpt(false, 0, 0));
+    for p in 1..=PAGES {
+        assert_eq!(label(&db.db_page(p)), (p, last), "page {p} in the database");
+    }
+    eprintln!(
+        "threads on {}: {commits} versions, {} checkpoints",
+        db.vfs.name(),
+        checkpoints.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
+fn threads_see_whole_commits_while_checkpoints_run() {
+    threads(&Db::memory(512), 400);
+    threads(&Db::os(512), 300);
 }
