@@ -539,6 +539,46 @@ fn sqlite_reads_a_log_of_more_than_4062_frames_we_write() {
     }
 }
 
+#[test]
+fn sqlite_reads_commits_padded_to_the_sector() {
+    use folio_vfs::memory::MemoryVfs;
+    use folio_vfs::DeviceCharacteristics;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ps = 1024;
+    let pair = make_pair(dir.path(), ps, 400);
+    let (base, target) = (wal_mode(&pair.base), wal_mode(&pair.target));
+    // A device without powersafe overwrite: FULL commits pad to the 4096-byte sector.
+    let vfs = MemoryVfs::builder()
+        .sector_size(4096)
+        .device_characteristics(DeviceCharacteristics::NONE)
+        .build();
+    let db = Db::on(Arc::new(vfs), PathBuf::from("/padded/db"), ps);
+    std::fs::create_dir_all(dir.path().join("padded")).expect("mkdir");
+    let f = db.open_db();
+    f.write_at(0, &base).expect("write base");
+    drop(f);
+    let mut conn = db.conn();
+    carry(&mut conn, &base, &target, true);
+    let s = db.assert_log_valid(conn.wal().max_frame(), "padded");
+    let end = format::frame_offset(s.max_frame + 1, ps);
+    let last = s.frames.last().expect("frames").page_no;
+    let padding = s.frames.iter().rev().take_while(|f| f.page_no == last).count() - 1;
+    assert!(
+        padding > 1 && end % 4096 < format::frame_len(ps),
+        "padded: {padding} frames, end {end}"
+    );
+    // The files as they are, on disk for sqlite3 (no -shm: it recovers the index).
+    let path = dir.path().join("padded").join("db");
+    std::fs::write(&path, db.file_bytes(&db.path)).expect("db");
+    std::fs::write(with_suffix(&path, "-wal"), db.file_bytes(&db.wal_path())).expect("wal");
+    let holder = Holder::start(&path);
+    assert_sqlite_reads(&path, &pair, "padded");
+    drop(holder);
+    assert_eq!(sqlite3(&path, "PRAGMA wal_checkpoint(TRUNCATE);"), "0|0|0\n");
+    assert!(read(&path) == target, "checkpointed by sqlite3");
+    eprintln!("padded: {} frames, {padding} of them copies of the commit frame", s.max_frame);
+}
+
 // ----- sqlite3 → folio -------------------------------------------------------------------------
 
 const WRITER_PY: &str = r#"
