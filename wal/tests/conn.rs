@@ -1290,7 +1290,7 @@ fn threads(db: &Db, commits: u32) {
         for _ in 0..2 {
             s.spawn(|| {
                 let mut c = db.conn();
-                while committed.load(Ordering::SeqCst) < commits {
+                while !done.load(Ordering::SeqCst) {
                     retry(|| c.wal().begin_read());
                     let v = snapshot_version(&mut c, "writer");
                     match c.wal().begin_write() {
@@ -1349,12 +1349,14 @@ fn threads(db: &Db, commits: u32) {
                 checkpoints.fetch_add(1, Ordering::SeqCst);
             }
         });
-        while committed.load(Ordering::SeqCst) < commits {
+        // Enough commits, and enough checkpoints among them.
+        while committed.load(Ordering::SeqCst) < commits
+            || checkpoints.load(Ordering::SeqCst) < commits / 2
+        {
             std::thread::yield_now();
         }
         done.store(true, Ordering::SeqCst);
     });
-    // A writer past the loop's test may have committed one more.
     let last = committed.load(Ordering::SeqCst);
     assert!(last >= commits);
     let mut c = db.conn();
@@ -1363,7 +1365,7 @@ fn threads(db: &Db, commits: u32) {
         assert_eq!(label(&db.db_page(p)), (p, last), "page {p} in the database");
     }
     eprintln!(
-        "threads on {}: {commits} versions, {} checkpoints",
+        "threads on {}: {last} versions, {} checkpoints",
         db.vfs.name(),
         checkpoints.load(Ordering::SeqCst)
     );
