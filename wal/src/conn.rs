@@ -740,12 +740,10 @@ impl Wal {
         let batch_frames = (FRAME_WRITE_BYTES / frame_len).max(1);
         let mut pending = Vec::with_capacity(frame_len * pages.len().min(batch_frames));
         let last = pages.len() - 1;
-        for (i, &(page_no, data)) in pages.iter().enumerate() {
-            let commit_size = match commit {
-                Some(n) if i == last => n,
-                _ => 0,
-            };
-            if first_of_txn != 0 && commit_size == 0 {
+        // The commit frame (the last page of a commit) is appended after the others.
+        let body = if commit.is_some() { &pages[..last] } else { pages };
+        for &(page_no, data) in body {
+            if first_of_txn != 0 {
                 if let Some(existing) = self.find_frame(page_no)? {
                     if existing >= first_of_txn {
                         if self.recksum_from == 0 || existing < self.recksum_from {
@@ -761,20 +759,34 @@ impl Wal {
             frame += 1;
             let at = pending.len();
             pending.resize(at + frame_len, 0);
-            encoder.encode(page_no, commit_size, data, &mut pending[at..]);
+            encoder.encode(page_no, 0, data, &mut pending[at..]);
             appended.push((frame, page_no));
             if pending.len() >= batch_frames * frame_len {
                 self.write_pending(&mut pending, frame, page_size)?;
             }
         }
-        self.write_pending(&mut pending, frame, page_size)?;
 
         if let Some(n_page) = commit {
             if self.recksum_from != 0 {
+                // Frames were overwritten in place: redo their checksums before the commit
+                // frame is written, and chain the commit frame over the new ones. (SQLite writes
+                // the commit frame first, chained over the old checksums: a power loss that
+                // keeps it and loses an overwrite commits the old image of that page.)
+                self.write_pending(&mut pending, frame, page_size)?;
                 let running = self.rewrite_checksums(&header, self.recksum_from, frame)?;
                 encoder = FrameEncoder::resume(header, running);
                 self.recksum_from = 0;
             }
+            let (page_no, data) = pages[last];
+            frame += 1;
+            let at = pending.len();
+            pending.resize(at + frame_len, 0);
+            encoder.encode(page_no, n_page, data, &mut pending[at..]);
+            appended.push((frame, page_no));
+        }
+        self.write_pending(&mut pending, frame, page_size)?;
+
+        if let Some(n_page) = commit {
             if self.opts.sync == WalSync::Full {
                 let mut end = format::frame_offset(frame + 1, page_size);
                 let mut sync_now = true;
