@@ -270,13 +270,20 @@ impl Pager {
     /// Commits in WAL mode: the dirty pages (ascending), zeros for regrown pages nobody wrote,
     /// page 1 when it or the size changed, as frames ending in the commit frame.
     pub(crate) fn commit_wal(&mut self) -> Result<()> {
+        // Regrown pages nobody wrote go into the log as zeros; when a sector holds several
+        // pages, the rest of their sector goes with them (as for a page written).
+        let min_size = self.txn().min_size;
+        for page_no in min_size + 1..=self.db_size {
+            if self.txn().is_fresh(page_no) && !self.cache.is_dirty(page_no) {
+                self.dirty_sector_of(page_no)?;
+            }
+        }
         let size_changed = self.db_size != self.txn().db_orig_size;
         // A page 1 spilled earlier carries the size of that moment: stamp it again.
         if size_changed || self.cache.is_dirty(1) || self.txn().page1_spilled {
             self.prepare_write(1)?;
             self.stamp_page1_if(1);
         }
-        let min_size = self.txn().min_size;
         let zero_pages: Vec<u32> = (min_size + 1..=self.db_size)
             .filter(|&p| self.txn().is_fresh(p) && !self.cache.is_dirty(p))
             .collect();

@@ -173,7 +173,7 @@ impl Pager {
     /// log carries the whole sector: a checkpoint torn while it writes the sector into the
     /// database damages only pages the log restores (SQLite's `pagerWriteLargeSector`, which
     /// runs in WAL mode too).
-    fn dirty_sector_of(&mut self, page_no: u32) -> Result<()> {
+    pub(super) fn dirty_sector_of(&mut self, page_no: u32) -> Result<()> {
         let per_sector = (self.sector_size / self.page_size).max(1);
         if per_sector == 1 {
             return Ok(());
