@@ -473,13 +473,16 @@ impl Subject for PagerSubject {
             next.pages[page_no as usize - 1] = txn.id;
         }
         // A WAL commit rewrites page 1 (and its counter) only if page 1 or the size changed,
-        // as SQLite's, whose b-tree layer writes page 1 whenever the size changes. A write to
-        // page 1's sector changes page 1 too, when a sector holds several pages (in WAL mode
-        // the pager writes the whole sector into the log).
+        // as SQLite's, whose b-tree layer writes page 1 whenever the size changes. When a
+        // sector holds several pages, the pager writes the whole sector of a page it writes
+        // into the log (of a regrown zero page too), so a page of page 1's sector counts.
         let per_sector = self.pages_per_sector();
+        let (orig, size) = (state.pages.len() as u32, next.pages.len() as u32);
+        let min_size = txn.truncate.map_or(orig, |t| t.min(orig));
         let stamps = self.journal_mode != JournalMode::Wal
             || txn.writes.iter().any(|&p| p <= per_sector)
-            || next.pages.len() != state.pages.len();
+            || (min_size + 1..=size.min(per_sector)).any(|p| !txn.writes.contains(&p))
+            || size != orig;
         if stamps {
             next.counter += 1;
         }
