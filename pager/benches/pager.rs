@@ -15,42 +15,18 @@
 //!
 //! `cargo bench -p folio-pager --bench pager` (add `-- read` or `-- commit` to run one group).
 
+#[path = "common/setup.rs"]
+mod setup;
+
 use criterion::{black_box, Criterion};
-use folio_pager::{JournalMode, Pager, PagerOptions, Synchronous};
-use folio_vfs::os::OsVfs;
+use folio_pager::{JournalMode, PagerOptions, Synchronous};
 use folio_vfs::{FileKind, OpenFlags, SyncFlags, Vfs, VfsFile};
+use setup::{bench_dir, estimate, make_db, open, os_vfs, page, PAGE_SIZE};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const PAGE_SIZE: u32 = 4096;
 const READ_PAGES: u32 = 2000;
-
-fn bench_dir() -> tempfile::TempDir {
-    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("a temp dir under target/")
-}
-
-fn os_vfs() -> Arc<dyn Vfs> {
-    Arc::new(OsVfs::new())
-}
-
-fn open(vfs: &Arc<dyn Vfs>, path: &Path, opts: PagerOptions) -> Pager {
-    Pager::open(Arc::clone(vfs), path, opts).expect("open the benchmark database")
-}
-
-fn page(fill: u8) -> Vec<u8> {
-    vec![fill; PAGE_SIZE as usize]
-}
-
-/// A database of `pages` pages.
-fn make_db(vfs: &Arc<dyn Vfs>, path: &Path, pages: u32) {
-    let mut pager = open(vfs, path, PagerOptions::default());
-    pager.begin_write().unwrap();
-    for p in 2..=pages {
-        pager.write(p, &page(p as u8)).unwrap();
-    }
-    pager.commit().unwrap();
-}
 
 fn reads(c: &mut Criterion) {
     let dir = bench_dir();
@@ -208,17 +184,6 @@ fn commits(c: &mut Criterion, paired: &mut Paired) {
         }
     }
     group.finish();
-}
-
-/// The median estimate (ns) criterion saved for `group/bench`, if it ran.
-fn estimate(group: &str, bench: &str) -> Option<f64> {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent()?.join("criterion");
-    let file = dir.join(group).join(bench).join("new").join("estimates.json");
-    let text = std::fs::read_to_string(file).ok()?;
-    // {"mean":{...},"median":{"confidence_interval":{...},"point_estimate":123.4,...
-    let mean = text.split("\"median\"").nth(1)?;
-    let value = mean.split("\"point_estimate\":").nth(1)?;
-    value.split([',', '}']).next()?.trim().parse().ok()
 }
 
 fn print_ratios(paired: &Paired) {
