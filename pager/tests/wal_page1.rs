@@ -1,8 +1,9 @@
 //! WAL mode: the header's database size (page 1, bytes 28..32) in the log always matches the
 //! commit frame's size, even when page 1 was spilled to the log mid-transaction at another size
-//! and the transaction ended at the size it began with. Found by the WAL crash suite
-//! (folio-tests `wal_crash`, FOLIO_SEED=0x3a230005c on `NoPsow 1024`: "the header says 2
-//! pages, the pager sees 4").
+//! and the transaction ended at the size it began with; and the next commit stamps the next
+//! change counter. Found by the WAL crash suite (folio-tests `wal_crash`,
+//! `crash_found_a_page1_spilled_mid_transaction_is_restamped_at_commit`: FOLIO_SEED=0x3a2e00007
+//! on `Psow 1024` at NORMAL; first as "the header says 2 pages, the pager sees 4").
 
 use folio_pager::header::DbHeader;
 use folio_pager::{JournalMode, Pager, PagerOptions};
@@ -61,4 +62,12 @@ fn page1_spilled_at_a_smaller_size_is_restamped_at_commit() {
         assert_eq!(header.db_size_pages, 4, "the log's page 1 says another size");
         assert_eq!(header.change_counter, before.change_counter + 1);
     }
+    // The next commit stamps the next counter (the pager took it from the page 1 it wrote).
+    pager.set_cache_size(100);
+    pager.begin_write().unwrap();
+    pager.write(5, &[0x55; PS]).unwrap();
+    pager.commit().unwrap();
+    let (header, n_pages) = header_and_size(&mut pager);
+    assert_eq!((header.db_size_pages, n_pages), (5, 5));
+    assert_eq!(header.change_counter, before.change_counter + 2);
 }

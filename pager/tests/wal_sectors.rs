@@ -3,7 +3,8 @@
 //! damage the other pages of that sector. SQLite's `pagerWriteLargeSector` (which runs in WAL
 //! mode too) puts every page of a written page's sector into the log, so the log restores the
 //! whole sector after such a crash. Found by the WAL crash suite (folio-tests `wal_crash`,
-//! FOLIO_SEED=0x3a1e00049 on `NoPsow 1024`).
+//! `crash_found_a_torn_checkpoint_damages_only_pages_the_log_restores`: FOLIO_SEED=0x3a1e00012
+//! on `NoPsow 1024`).
 
 use folio_pager::{CheckpointMode, JournalMode, Pager, PagerOptions, Synchronous};
 use folio_vfs::sim::{CrashAt, FaultOp, SimConfig, SimVfs};
