@@ -393,23 +393,30 @@ fn a_wal_run_seed_replays_the_same_crash_image() {
 #[test]
 fn wal_survives_an_io_error_at_every_operation_then_a_crash() {
     let start = Instant::now();
-    // A violation names the run seed `workload seed << 20`; FOLIO_SEED takes that back.
-    let seed = replay_seed().map_or(0xfa17, |s| s >> 20);
+    // A violation names the run seed `workload seed << 20`; FOLIO_SEED takes that back. One
+    // workload in CI; a larger FOLIO_CRASH_SEEDS sweeps one more per 25.
+    let (first, n) = match replay_seed() {
+        Some(s) => (s >> 20, 1),
+        None => (0xfa17, env_u64("FOLIO_CRASH_SEEDS").map_or(1, |n| (n / 25).max(1))),
+    };
     let mut reports = Vec::new();
     for sync in [Synchronous::Normal, Synchronous::Full] {
         for (device, page_size) in [(Device::Psow, 1024), (Device::NoPsow, 1024)] {
             let subject = WalSubject::pages(sync, device, page_size);
             let mut report = Report::default();
-            for kind in [FaultKind::Io, FaultKind::DiskFull, FaultKind::ShortWrite] {
-                report.merge(crash::fault_crash_sweep(&subject, seed, kind));
+            for seed in first..first + n {
+                for kind in [FaultKind::Io, FaultKind::DiskFull, FaultKind::ShortWrite] {
+                    report.merge(crash::fault_crash_sweep(&subject, seed, kind));
+                }
             }
             reports.push((subject, report));
         }
     }
     let sum = total(&reports);
     eprintln!(
-        "pager wal under I/O errors (workload seed {seed:#x}): {} fault runs, {} violations, \
-         {} allowed losses after a power cut, in {:.1?}",
+        "pager wal under I/O errors (workload seeds {first:#x}..{:#x}): {} fault runs, {} \
+         violations, {} allowed losses after a power cut, in {:.1?}",
+        first + n,
         sum.runs,
         sum.violations.len(),
         sum.allowed_losses,
@@ -420,7 +427,7 @@ fn wal_survives_an_io_error_at_every_operation_then_a_crash() {
 }
 
 /// Crash images per configuration handed to stock sqlite3 in CI (one where the log held
-/// commits the database file lacks first).
+/// commits the database file lacks first); a larger FOLIO_CRASH_SEEDS hands one per 2 seeds.
 const SQLITE3_IMAGES: usize = 5;
 
 /// Our pager's pages of the database in `image`, read as recovery reads them.
@@ -457,18 +464,20 @@ fn stock_sqlite3_recovers_wal_crash_images_to_the_pages_our_pager_recovers() {
         return;
     }
     let start = Instant::now();
+    let wanted = env_u64("FOLIO_CRASH_SEEDS").map_or(SQLITE3_IMAGES, |n| n as usize / 2);
+    let wanted = wanted.max(SQLITE3_IMAGES);
     let (mut images, mut with_log, mut tried) = (0, 0, 0);
     let mut seen = std::collections::BTreeSet::new();
     for (i, subject) in subjects.iter().enumerate() {
         let label = subject.label();
         let mut picked = 0;
         // Points spread over a few workloads (indices past a workload's end wrap around).
-        let seeds = (0..8u64).flat_map(|w| (0..120).step_by(5).map(move |p| (w, p)));
+        let seeds = (0..8 * wanted as u64).flat_map(|w| (0..120).step_by(5).map(move |p| (w, p)));
         for (workload, point) in seeds {
-            if picked == SQLITE3_IMAGES {
+            if picked == wanted {
                 break;
             }
-            let seed = crash::run_seed(0x5e1 + 16 * i as u64 + workload, point);
+            let seed = crash::run_seed(0x5e1 + ((i as u64) << 12) + workload, point);
             tried += 1;
             let outcome = crash::run_one(subject, seed).unwrap_or_else(|v| panic!("[{label}] {v}"));
             let image = crash::crash_image(subject, seed);
@@ -511,7 +520,7 @@ fn stock_sqlite3_recovers_wal_crash_images_to_the_pages_our_pager_recovers() {
             images += 1;
             picked += 1;
         }
-        assert_eq!(picked, SQLITE3_IMAGES, "[{label}] too few distinct crash images");
+        assert_eq!(picked, wanted, "[{label}] too few distinct crash images");
     }
     eprintln!(
         "stock sqlite3 recovered {images} WAL crash images ({with_log} where the log held \
