@@ -6,8 +6,9 @@
 //!
 //! * commits: frames appended (uncommitted ones first when a small cache spills, a draft frame
 //!   rewritten in place and its checksums redone), the commit frame, the log sync at FULL, the
-//!   padding to a sector boundary on devices without powersafe overwrite; rollbacks that leave
-//!   frames past the log's end for the next commit to overwrite;
+//!   padding to a sector boundary on devices without powersafe overwrite (where every page of
+//!   a written page's sector goes into the log); rollbacks that leave frames past the log's
+//!   end for the next commit to overwrite;
 //! * the log restarted by the first commit after a complete checkpoint: a new header, synced
 //!   unless the device is SEQUENTIAL, then frames over the old ones;
 //! * checkpoints of every mode ([`WalStep::Checkpoint`]) and auto-checkpoints after commits
@@ -27,9 +28,11 @@
 //! Durability is SQLite's ([`super::sqlite_durability`]): at FULL or EXTRA no acknowledged
 //! commit is lost; at NORMAL a tail of commits may be, but never one a checkpoint or a last
 //! close acknowledged after it ([`Durability::TailMayBeLost`] with those steps as durability
-//! points when no other connection is open: a reader can keep a checkpoint from syncing). The canaries: a subject claiming more ([`WalSubject::claiming`]), one that throws
-//! the log away before reading ([`WalRecovery::DiscardLog`]), and one whose checkpoint steps
-//! do nothing ([`WalSubject::skip_checkpoints`]: durability points that make nothing durable).
+//! points when no other connection is open: a reader can keep a checkpoint from syncing).
+//!
+//! The canaries: a subject claiming more ([`WalSubject::claiming`]), one that throws the log
+//! away before reading ([`WalRecovery::DiscardLog`]), and one whose checkpoint steps do
+//! nothing ([`WalSubject::skip_checkpoints`]: durability points that make nothing durable).
 
 use super::{open_pager, vfs_error, PagerSubject, PagerTxns};
 use crate::crash::{crash_run, Durability, Subject};
