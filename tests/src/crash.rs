@@ -66,7 +66,16 @@ pub trait Subject {
     /// database file read *without* its journal; a run whose recovery fails the oracle while
     /// the file alone passes it is counted as [`Outcome::NormalExposure`], not a violation —
     /// only when recovery produced no committed state at all (a lost commit is judged by
-    /// [`Durability`] alone). Any other failure is still a violation. `None` (the default): no such exposure.
+    /// [`Durability`] alone). Any other failure is still a violation. `None` (the default): no
+    /// such exposure.
+    ///
+    /// WAL mode has the like at NORMAL on a device without powersafe overwrite: SQLite pads a
+    /// commit to a sector boundary only when it syncs it (FULL), so the next append can tear
+    /// the sector holding frames a checkpoint already copied into the database (and synced),
+    /// while a reader kept the log from restarting; recovery then reads an older log prefix
+    /// over newer database pages. SQLite's "WAL at NORMAL is safe from corruption" assumes
+    /// powersafe overwrite, its default. Such a subject returns the database file read without
+    /// its log.
     fn recover_without_journal(&self, vfs: &SimVfs) -> Option<Result<Self::State, String>> {
         let _ = vfs;
         None
@@ -127,8 +136,8 @@ pub enum Outcome {
     Kept,
     /// An earlier state, lost acknowledged work the subject's [`Durability`] allows to lose.
     AllowedLoss,
-    /// Recovery played back a journal that damaged an intact database file: SQLite's
-    /// documented exposure at synchronous=NORMAL ([`Subject::recover_without_journal`]).
+    /// Recovery played back a journal (or read a torn log) that damaged an intact database
+    /// file: SQLite's exposure at synchronous=NORMAL ([`Subject::recover_without_journal`]).
     NormalExposure,
 }
 

@@ -28,7 +28,9 @@
 //! Durability is SQLite's ([`super::sqlite_durability`]): at FULL or EXTRA no acknowledged
 //! commit is lost; at NORMAL a tail of commits may be, but never one a checkpoint or a last
 //! close acknowledged after it ([`Durability::TailMayBeLost`] with those steps as durability
-//! points when no other connection is open: a reader can keep a checkpoint from syncing).
+//! points when no other connection is open: a reader can keep a checkpoint from syncing). At
+//! NORMAL on a device without powersafe overwrite, SQLite's exposure of a torn log over a
+//! checkpointed database is counted apart ([`Subject::recover_without_journal`]).
 //!
 //! The canaries: a subject claiming more ([`WalSubject::claiming`]), one that throws the log
 //! away before reading ([`WalRecovery::DiscardLog`]), and one whose checkpoint steps do
@@ -38,7 +40,7 @@ use super::{open_pager, vfs_error, PagerSubject, PagerTxns};
 use crate::crash::{crash_run, Durability, Subject};
 use folio_pager::{CheckpointMode, JournalMode, Pager, PagerOptions, Synchronous};
 use folio_vfs::sim::{Rng, SimConfig, SimVfs};
-use folio_vfs::{AccessCheck, Op, Vfs};
+use folio_vfs::{AccessCheck, DeviceCharacteristics as Dc, Op, Vfs};
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -401,6 +403,15 @@ impl<T: PagerTxns> Subject for WalSubject<T> {
 
     fn durability(&self) -> Durability {
         self.durability
+    }
+
+    fn recover_without_journal(&self, vfs: &SimVfs) -> Option<Result<T::State, String>> {
+        // At NORMAL on a device without powersafe overwrite, an unpadded append can tear
+        // frames a checkpoint already copied (see `Subject::recover_without_journal`).
+        let psow = self.sim_config(0).characteristics.contains(Dc::POWERSAFE_OVERWRITE);
+        let normal = self.txns.options(100).synchronous == Synchronous::Normal;
+        let exposed = normal && !psow && self.recovery == WalRecovery::Reopen;
+        exposed.then(|| discard_log(vfs).and_then(|()| self.txns.recover(vfs)))
     }
 
     fn sim_config(&self, seed: u64) -> SimConfig {
