@@ -429,13 +429,7 @@ impl Pager {
             if self.file_version.is_some() {
                 self.reset_cache();
             }
-            self.page_size = self.opts.page_size;
-            self.reserved = self.opts.reserved_bytes;
-            self.file_version = None;
-            self.counter = 0;
-            self.db_size = 0;
-            self.read_only_format = false;
-            self.cache.set_capacity(config::cache_pages(self.opts.cache_size, self.page_size));
+            self.set_empty_database();
             return Ok(());
         }
         let mut bytes = [0u8; HEADER_LEN];
@@ -477,6 +471,17 @@ impl Pager {
         self.file_version = version;
         self.counter = h.change_counter;
         Ok(())
+    }
+
+    /// The geometry of a database with nothing committed: the options' page size and reserve.
+    fn set_empty_database(&mut self) {
+        self.page_size = self.opts.page_size;
+        self.reserved = self.opts.reserved_bytes;
+        self.file_version = None;
+        self.counter = 0;
+        self.db_size = 0;
+        self.read_only_format = false;
+        self.cache.set_capacity(config::cache_pages(self.opts.cache_size, self.page_size));
     }
 
     fn decode_header(&self, bytes: &[u8]) -> Result<DbHeader> {

@@ -186,12 +186,7 @@ impl Pager {
             bytes.copy_from_slice(&page[..header::HEADER_LEN]);
         } else if file_size == 0 {
             // A new database: nothing committed anywhere yet.
-            self.page_size = self.opts.page_size;
-            self.reserved = self.opts.reserved_bytes;
-            self.file_version = None;
-            self.counter = 0;
-            self.db_size = 0;
-            self.read_only_format = false;
+            self.set_empty_database();
             return Ok(());
         } else {
             self.db.read_at(0, &mut bytes)?;
