@@ -645,6 +645,20 @@ fn another_checkpointer_running_is_busy() {
     assert_eq!(a.checkpoint(PASSIVE), ckpt(false, 1, 1));
 }
 
+#[test]
+fn a_zeroed_page_number_in_the_index_is_not_copied() {
+    // SQLite's checkpoint iterator never yields page 0; copied, it went to (0 - 1) * page size.
+    let db = Db::memory(1024);
+    let ps = db.page_size;
+    let mut a = db.conn();
+    a.commit(&images(ps, &[1, 2], 1), 2);
+    let page_no_of_frame_2 = index::frame_location(2).page_no_offset;
+    a.region0().store_u32(page_no_of_frame_2, 0, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(a.checkpoint(PASSIVE), ckpt(false, 2, 2));
+    assert_eq!(label(&db.db_page(1)), (1, 1));
+    assert_eq!(db.db_size(), 2 * u64::from(ps));
+}
+
 // ----- recovery ------------------------------------------------------------------------------
 
 /// Asserts what a fresh wal-index recovered from a log of `max_frame` committed frames holds.

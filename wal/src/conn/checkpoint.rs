@@ -262,11 +262,15 @@ impl Wal {
             }
         }
         // The frames to copy, by ascending page: consecutive pages go to the database with one
-        // write, and those of them in consecutive frames come from the log with one read.
+        // write, and those of them in consecutive frames come from the log with one read. Page
+        // 0 (a zeroed entry of a damaged index) is skipped, as SQLite's walIteratorNext never
+        // yields it; copied, it would be written at a wrapped offset.
         let todo: Vec<(u32, u32)> = pages
             .iter()
             .copied()
-            .filter(|&(page_no, frame)| frame > done && frame <= safe && page_no <= max_page)
+            .filter(|&(page_no, frame)| {
+                frame > done && frame <= safe && page_no != 0 && page_no <= max_page
+            })
             .collect();
         let batch_pages = (WRITE_BATCH_BYTES / page_size as usize).max(1);
         let mut batch: Vec<u8> = Vec::new();
