@@ -54,6 +54,10 @@ pub struct ShmRegion {
 
 enum Backing {
     Heap(Box<[AtomicU32]>),
+    /// Loom models only: loom atomics for the words a model declares; every other word is
+    /// constant zero ([`ShmRegion::heap_modeled`]).
+    #[cfg(loom)]
+    Modeled(Box<[Option<AtomicU32>]>, Option<Ordering>),
     #[cfg(all(unix, not(loom)))]
     Mapped(crate::os::shm::MappedRegion),
 }
@@ -62,6 +66,8 @@ impl std::fmt::Debug for ShmRegion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match &*self.backing {
             Backing::Heap(_) => "heap",
+            #[cfg(loom)]
+            Backing::Modeled(..) => "modeled",
             #[cfg(all(unix, not(loom)))]
             Backing::Mapped(_) => "mapped",
         };
@@ -74,6 +80,41 @@ impl ShmRegion {
     pub fn heap() -> Self {
         let words: Box<[AtomicU32]> = (0..WORDS).map(|_| AtomicU32::new(0)).collect();
         ShmRegion { backing: Arc::new(Backing::Heap(words)) }
+    }
+
+    /// Loom models only: a zeroed region whose words at the byte offsets `words` (multiples of
+    /// 4) are loom atomics, and whose other words are constant zero: loads of them return 0
+    /// and stores of 0 to them do nothing, so code that clears a whole region (the wal-index's
+    /// `walIndexAppend`) costs no loom operations there. Storing anything else into a word that
+    /// is not modeled panics, naming the offset: the model must declare it. So the region
+    /// behaves as [`ShmRegion::heap`] does in every execution where those words stay zero, and
+    /// any other execution fails loudly; a region of 8192 loom atomics would cost milliseconds
+    /// per explored execution (to create, to clear, and at every fence).
+    ///
+    /// With `force`, every access uses that ordering instead of the caller's: `SeqCst` makes
+    /// loom explore interleavings only, not the reorderings the callers' relaxed accesses
+    /// allow, whose exploration is exponential in the words in flight.
+    #[cfg(loom)]
+    pub fn heap_modeled(words: impl IntoIterator<Item = usize>, force: Option<Ordering>) -> Self {
+        let mut modeled: Vec<Option<AtomicU32>> = (0..WORDS).map(|_| None).collect();
+        for offset in words {
+            Self::check(offset, 4);
+            modeled[offset / 4].get_or_insert_with(|| AtomicU32::new(0));
+        }
+        ShmRegion { backing: Arc::new(Backing::Modeled(modeled.into_boxed_slice(), force)) }
+    }
+
+    /// The loom atomic of the modeled word holding `offset`, or `None` if that word is
+    /// constant zero.
+    #[cfg(loom)]
+    fn modeled_word(words: &[Option<AtomicU32>], offset: usize, value: u32) -> Option<&AtomicU32> {
+        let word = words[offset / 4].as_ref();
+        assert!(
+            word.is_some() || value == 0,
+            "the loom model stores {value:#x} at shm offset {offset}, a word it did not declare \
+             in ShmRegion::heap_modeled"
+        );
+        word
     }
 
     #[cfg(all(unix, not(loom)))]
@@ -119,6 +160,10 @@ impl ShmRegion {
         Self::check(offset, 4);
         match &*self.backing {
             Backing::Heap(words) => words[offset / 4].load(order),
+            #[cfg(loom)]
+            Backing::Modeled(words, force) => {
+                words[offset / 4].as_ref().map_or(0, |w| w.load(force.unwrap_or(order)))
+            }
             #[cfg(all(unix, not(loom)))]
             Backing::Mapped(m) => m.atomic_u32(offset).load(order),
         }
@@ -129,6 +174,12 @@ impl ShmRegion {
         Self::check(offset, 4);
         match &*self.backing {
             Backing::Heap(words) => words[offset / 4].store(value, order),
+            #[cfg(loom)]
+            Backing::Modeled(words, force) => {
+                if let Some(word) = Self::modeled_word(words, offset, value) {
+                    word.store(value, force.unwrap_or(order));
+                }
+            }
             #[cfg(all(unix, not(loom)))]
             Backing::Mapped(m) => m.atomic_u32(offset).store(value, order),
         }
@@ -142,6 +193,10 @@ impl ShmRegion {
                 let word = words[offset / 4].load(order);
                 half_of(word, offset)
             }
+            #[cfg(loom)]
+            Backing::Modeled(words, force) => words[offset / 4]
+                .as_ref()
+                .map_or(0, |w| half_of(w.load(force.unwrap_or(order)), offset)),
             #[cfg(all(unix, not(loom)))]
             Backing::Mapped(m) => m.atomic_u16(offset).load(order),
         }
@@ -151,16 +206,11 @@ impl ShmRegion {
     pub fn store_u16(&self, offset: usize, value: u16, order: Ordering) {
         Self::check(offset, 2);
         match &*self.backing {
-            Backing::Heap(words) => {
-                // The heap backing is word-sized; a compare-and-swap loop keeps the other half.
-                let word = &words[offset / 4];
-                let mut current = word.load(Ordering::Relaxed);
-                loop {
-                    let new = with_half(current, offset, value);
-                    match word.compare_exchange_weak(current, new, order, Ordering::Relaxed) {
-                        Ok(_) => break,
-                        Err(seen) => current = seen,
-                    }
+            Backing::Heap(words) => store_half(&words[offset / 4], offset, value, order),
+            #[cfg(loom)]
+            Backing::Modeled(words, force) => {
+                if let Some(word) = Self::modeled_word(words, offset, u32::from(value)) {
+                    store_half(word, offset, value, force.unwrap_or(order));
                 }
             }
             #[cfg(all(unix, not(loom)))]
@@ -183,6 +233,19 @@ impl ShmRegion {
         for (i, chunk) in bytes.chunks_exact(4).enumerate() {
             let word = u32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
             self.store_u32(offset + 4 * i, word, order);
+        }
+    }
+}
+
+/// Stores `value` into the half of `word` holding byte `offset`: heap backings are word-sized,
+/// so a compare-and-swap loop keeps the other half.
+fn store_half(word: &AtomicU32, offset: usize, value: u16, order: Ordering) {
+    let mut current = word.load(Ordering::Relaxed);
+    loop {
+        let new = with_half(current, offset, value);
+        match word.compare_exchange_weak(current, new, order, Ordering::Relaxed) {
+            Ok(_) => break,
+            Err(seen) => current = seen,
         }
     }
 }
