@@ -1,5 +1,6 @@
 //! `cargo xtask loom`: the loom models of the workspace ([`MODELS`]: folio-vfs's lock tables,
-//! folio-asyncio's write-queue hand-off; each a `tests/loom.rs` under `#![cfg(loom)]`).
+//! folio-asyncio's write-queue hand-off, folio-wal's reader, writer and checkpoint protocols
+//! with the WAL-reset race; each a `tests/loom.rs` under `#![cfg(loom)]`).
 //!
 //! They build with `--cfg loom` in release mode, in a target directory of their own
 //! (`target/loom`) so the changed flags do not throw away the normal build cache. Because a
@@ -18,8 +19,11 @@ pub(crate) const CI_PREEMPTIONS: u32 = 2;
 
 /// The packages with loom models and the test file holding them (relative to the workspace
 /// root; the test target is named `loom`).
-pub(crate) const MODELS: &[(&str, &str)] =
-    &[("folio-vfs", "vfs/tests/loom.rs"), ("folio-asyncio", "asyncio/tests/loom.rs")];
+pub(crate) const MODELS: &[(&str, &str)] = &[
+    ("folio-vfs", "vfs/tests/loom.rs"),
+    ("folio-asyncio", "asyncio/tests/loom.rs"),
+    ("folio-wal", "wal/tests/loom.rs"),
+];
 
 /// Runs every package's models with `LOOM_MAX_PREEMPTIONS=preemptions`, passing `test_args`
 /// to each test binary.

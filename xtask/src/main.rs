@@ -2,8 +2,8 @@
 //! (`cargo xtask <command>`, an alias in `.cargo/config.toml`).
 //!
 //! * `ci` runs every check CI runs, in order, and stops at the first failure ([`ci`]).
-//! * `loom` runs the loom models (folio-vfs, folio-asyncio) in their own target directory
-//!   ([`loom`]).
+//! * `loom` runs the loom models (folio-vfs, folio-asyncio, folio-wal) in their own target
+//!   directory ([`loom`]).
 //! * `crash` runs the crash suites of folio-tests with a larger budget ([`crash`]).
 //! * `bench` runs the criterion benchmarks ([`bench`](mod@bench)).
 //! * `tidy` checks the workspace's structure: the layer graph, the `unsafe` allow-list, `//!`
@@ -34,9 +34,9 @@ commands:
   ci                          everything CI runs, in order: tools, fmt, clippy, test, doc, tidy,
                               loom (LOOM_MAX_PREEMPTIONS=2); stops at the first failure
   loom [--preemptions N] [-- <test args>]
-                              the loom models of folio-vfs and folio-asyncio (<crate>/tests/loom.rs)
-                              in release mode, LOOM_MAX_PREEMPTIONS=N (default 3), built in
-                              target/loom
+                              the loom models of folio-vfs, folio-asyncio and folio-wal
+                              (<crate>/tests/loom.rs) in release mode,
+                              LOOM_MAX_PREEMPTIONS=N (default 3), built in target/loom
   crash [--seeds N] [--minutes M] [--replay SEED]
                               the crash suites of folio-tests in release mode: N workloads swept
                               over every crash point (CI: 4), plus M minutes of sampled runs;

@@ -17,7 +17,9 @@ fn passed_count_is_read_from_libtest_summaries() {
 #[test]
 fn every_listed_model_file_exists_and_is_a_loom_test() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
-    assert!(MODELS.iter().any(|&(package, _)| package == "folio-asyncio"));
+    for expected in ["folio-vfs", "folio-asyncio", "folio-wal"] {
+        assert!(MODELS.iter().any(|&(package, _)| package == expected), "{expected} is listed");
+    }
     for &(package, tests) in MODELS {
         let text = std::fs::read_to_string(root.join(tests))
             .unwrap_or_else(|e| panic!("{package}: cannot read {tests}: {e}"));
