@@ -145,6 +145,14 @@ pub struct WalSubject<T> {
     /// Canary: checkpoint steps are acknowledged without checkpointing, so the durability
     /// points they claim to be make nothing durable.
     pub skip_checkpoints: bool,
+    /// Workloads have a second connection read snapshots between steps. Off by default at
+    /// NORMAL on a device without powersafe overwrite: there a reader keeps the log from
+    /// restarting after a checkpoint, and the unpadded appends that follow can tear frames the
+    /// checkpoint already copied — SQLite's exposure (see
+    /// [`Subject::recover_without_journal`]), which can also leave a database file that is no
+    /// committed state when a copy stopped short by the reader was torn too, so the oracle
+    /// could not tell it from damage of Folio's making.
+    pub readers: bool,
     session: RefCell<Session>,
 }
 
@@ -155,6 +163,7 @@ impl<T: PagerTxns + Clone> Clone for WalSubject<T> {
             durability: self.durability,
             recovery: self.recovery,
             skip_checkpoints: self.skip_checkpoints,
+            readers: self.readers,
             session: RefCell::default(),
         }
     }
@@ -183,13 +192,21 @@ impl<T: PagerTxns> WalSubject<T> {
     /// `txns` (whose pagers must be in WAL mode) in a session, held to their durability.
     pub fn new(txns: T) -> Self {
         let durability = txns.durability();
+        let psow = txns.sim_config(0).characteristics.contains(Dc::POWERSAFE_OVERWRITE);
+        let readers = psow || txns.options(100).synchronous != Synchronous::Normal;
         WalSubject {
             txns,
             durability,
             recovery: WalRecovery::Reopen,
             skip_checkpoints: false,
+            readers,
             session: RefCell::default(),
         }
+    }
+
+    /// The same subject with a reader in its workloads, or without ([`WalSubject::readers`]).
+    pub fn with_readers(self, readers: bool) -> Self {
+        WalSubject { readers, ..self }
     }
 
     /// The same subject held to `durability` (a canary claims more than the pager gives).
@@ -209,12 +226,13 @@ impl<T: PagerTxns> WalSubject<T> {
             WalRecovery::DiscardLog => " discarding the log",
         };
         let skip = if self.skip_checkpoints { " skipping checkpoints" } else { "" };
+        let readers = if self.readers { "" } else { " without readers" };
         let claim = if self.durability == self.txns.durability() {
             String::new()
         } else {
             format!(" claiming {:?}", self.durability)
         };
-        format!("{}{canary}{skip}{claim}", self.txns.label())
+        format!("{}{readers}{canary}{skip}{claim}", self.txns.label())
     }
 
     /// Ends the connection of an earlier run, if any (its disk may be gone: errors are moot).
@@ -298,6 +316,7 @@ impl<T: PagerTxns> Subject for WalSubject<T> {
                         steps.push(WalStep::Reopen { autocheckpoint, alone: !peer });
                         open = false;
                     }
+                    8..=10 if !self.readers => {}
                     8..=10 if peer => {
                         steps.push(WalStep::PeerEnd { alone: !open });
                         peer = false;
