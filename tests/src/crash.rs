@@ -155,6 +155,15 @@ pub struct Report {
 }
 
 impl Report {
+    /// The sum of `reports`.
+    pub fn total<'a>(reports: impl IntoIterator<Item = &'a Report>) -> Report {
+        let mut sum = Report::default();
+        for report in reports {
+            sum.merge(report.clone());
+        }
+        sum
+    }
+
     /// Adds `other`'s counts and violations to this report.
     pub fn merge(&mut self, other: Report) {
         self.runs += other.runs;
@@ -317,6 +326,40 @@ fn crash_run<T: Subject>(subject: &T, run_seed: u64) -> Result<CrashRun<T::State
 /// and for handing the same image to stock sqlite3.
 pub fn crash_image<T: Subject>(subject: &T, run_seed: u64) -> CrashImage {
     crash_run(subject, run_seed).unwrap_or_else(|e| panic!("run {run_seed:#x}: {e}")).image
+}
+
+/// A subject that names its configuration and explains a run, for failure messages and
+/// replays of a run seed.
+pub trait Explained: Subject {
+    /// A short name of the configuration.
+    fn label(&self) -> String;
+    /// Everything about one run (workload, crash point, what recovery found).
+    fn explain(&self, run_seed: u64) -> String;
+}
+
+/// Replays `seed` on each subject, explaining the run first; panics on a violation.
+pub fn replay_explained<S: Explained>(subjects: &[S], seed: u64) {
+    for subject in subjects {
+        eprintln!("[{}] run seed {seed:#x}:\n{}", subject.label(), subject.explain(seed));
+    }
+    for subject in subjects {
+        match run_one(subject, seed) {
+            Ok(outcome) => eprintln!("[{}] run seed {seed:#x}: {outcome:?}", subject.label()),
+            Err(v) => panic!("[{}] {v}", subject.label()),
+        }
+    }
+}
+
+/// Replays runs the sweeps found failing, each on its subject; panics with the explanation of
+/// every run that still fails.
+pub fn check_found<S: Explained>(what: &str, runs: impl IntoIterator<Item = (S, u64)>) {
+    let mut failed = Vec::new();
+    for (subject, seed) in runs {
+        if let Err(v) = run_one(&subject, seed) {
+            failed.push(format!("[{}] {v}\n{}", subject.label(), subject.explain(seed)));
+        }
+    }
+    assert!(failed.is_empty(), "{what}:\n{}", failed.join("\n"));
 }
 
 /// Runs the single crash run named by `run_seed` and judges it.

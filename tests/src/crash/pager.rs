@@ -411,6 +411,16 @@ impl PagerTxns for PagerSubject {
     }
 }
 
+impl crate::crash::Explained for PagerSubject {
+    fn label(&self) -> String {
+        PagerSubject::label(self)
+    }
+
+    fn explain(&self, run_seed: u64) -> String {
+        PagerSubject::explain(self, run_seed)
+    }
+}
+
 impl Subject for PagerSubject {
     type State = DbState;
     type Step = Txn;

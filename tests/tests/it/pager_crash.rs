@@ -78,11 +78,7 @@ fn assert_clean(what: &str, reports: &[(PagerSubject, Report)], crash_runs: bool
 }
 
 fn total<T>(reports: &[(T, Report)]) -> Report {
-    let mut sum = Report::default();
-    for (_, report) in reports {
-        sum.merge(report.clone());
-    }
-    sum
+    Report::total(reports.iter().map(|(_, report)| report))
 }
 
 /// Replays `seed` against every subject, printing what each finds; panics on a violation.
@@ -95,22 +91,13 @@ fn replay<T: Subject>(subjects: &[(String, T)], seed: u64) {
     }
 }
 
-/// Replays `seed` on each pager subject, explaining the run.
-fn replay_explained(subjects: &[PagerSubject], seed: u64) {
-    for subject in subjects {
-        eprintln!("[{}] run seed {seed:#x}:\n{}", subject.label(), subject.explain(seed));
-    }
-    let labelled: Vec<_> = subjects.iter().map(|s| (s.label(), s.clone())).collect();
-    replay(&labelled, seed);
-}
-
 /// Sweeps every configuration of `mode` × `sync` over every crash point of the CI (or
 /// `FOLIO_CRASH_SEEDS`) workloads, plus sampled runs if `FOLIO_CRASH_MINUTES` is set; checks
 /// the oracle and that an allowed loss is observed where one is allowed.
 fn check_matrix(mode: JournalMode, sync: Synchronous) {
     let subjects = configs(mode, sync);
     if let Some(seed) = replay_seed() {
-        return replay_explained(&subjects, seed);
+        return crash::replay_explained(&subjects, seed);
     }
     let start = Instant::now();
     let seeds = env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS);
@@ -250,17 +237,12 @@ fn canary_an_oracle_without_sqlites_exceptions_sees_the_lost_commits() {
     }
 }
 
-/// Replays runs the sweeps found failing, each on its configuration; panics with the
-/// explanation of every run that still fails.
+/// Replays runs the sweeps found failing, each on its configuration.
 fn check_found(what: &str, cases: &[(JournalMode, Synchronous, Device, u32, u64)]) {
-    let mut failed = Vec::new();
-    for &(mode, sync, device, page_size, seed) in cases {
-        let subject = PagerSubject::new(mode, sync, device, page_size);
-        if let Err(v) = crash::run_one(&subject, seed) {
-            failed.push(format!("[{}] {v}\n{}", subject.label(), subject.explain(seed)));
-        }
-    }
-    assert!(failed.is_empty(), "{what}:\n{}", failed.join("\n"));
+    let runs = cases.iter().map(|&(mode, sync, device, page_size, seed)| {
+        (PagerSubject::new(mode, sync, device, page_size), seed)
+    });
+    crash::check_found(what, runs);
 }
 
 #[test]

@@ -89,24 +89,7 @@ fn assert_clean(what: &str, reports: &[(WalSubject<PagerSubject>, Report)], expl
 }
 
 fn total<T>(reports: &[(T, Report)]) -> Report {
-    let mut sum = Report::default();
-    for (_, report) in reports {
-        sum.merge(report.clone());
-    }
-    sum
-}
-
-/// Replays `seed` on each subject, explaining the run; panics on a violation.
-fn replay_explained(subjects: &[WalSubject<PagerSubject>], seed: u64) {
-    for subject in subjects {
-        eprintln!("[{}] run seed {seed:#x}:\n{}", subject.label(), subject.explain(seed));
-    }
-    for subject in subjects {
-        match crash::run_one(subject, seed) {
-            Ok(outcome) => eprintln!("[{}] run seed {seed:#x}: {outcome:?}", subject.label()),
-            Err(v) => panic!("[{}] {v}", subject.label()),
-        }
-    }
+    Report::total(reports.iter().map(|(_, report)| report))
 }
 
 /// What kind of step `step` is, for the tally of crash points by step.
@@ -148,7 +131,7 @@ fn tally_crash_points(
 fn check_level(sync: Synchronous, ci_seeds: u64) {
     let subjects = configs(sync);
     if let Some(seed) = replay_seed() {
-        return replay_explained(&subjects, seed);
+        return crash::replay_explained(&subjects, seed);
     }
     let start = Instant::now();
     let seeds = env_u64("FOLIO_CRASH_SEEDS").unwrap_or(ci_seeds);
@@ -294,15 +277,11 @@ fn canary_a_recovery_that_discards_the_log_is_caught() {
 /// with the explanation of every run that still fails. (Each seed failed without its fix when
 /// it was pinned; a later change to the sequence of writes may move its crash point.)
 fn check_found(what: &str, cases: &[(Synchronous, Device, u32, u64)]) {
-    let mut failed = Vec::new();
-    for &(sync, device, page_size, seed) in cases {
-        // Found with a reader in every configuration.
-        let subject = WalSubject::pages(sync, device, page_size).with_readers(true);
-        if let Err(v) = crash::run_one(&subject, seed) {
-            failed.push(format!("[{}] {v}\n{}", subject.label(), subject.explain(seed)));
-        }
-    }
-    assert!(failed.is_empty(), "{what}:\n{}", failed.join("\n"));
+    // Found with a reader in every configuration.
+    let runs = cases.iter().map(|&(sync, device, page_size, seed)| {
+        (WalSubject::pages(sync, device, page_size).with_readers(true), seed)
+    });
+    crash::check_found(what, runs);
 }
 
 #[test]

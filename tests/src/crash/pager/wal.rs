@@ -290,6 +290,16 @@ fn draw_autocheckpoint(rng: &mut Rng) -> u32 {
     }
 }
 
+impl<T: PagerTxns> crate::crash::Explained for WalSubject<T> {
+    fn label(&self) -> String {
+        WalSubject::label(self)
+    }
+
+    fn explain(&self, run_seed: u64) -> String {
+        WalSubject::explain(self, run_seed)
+    }
+}
+
 impl<T: PagerTxns> Subject for WalSubject<T> {
     type State = T::State;
     type Step = WalStep<T::Step>;
