@@ -84,9 +84,7 @@ impl Pager {
         }
         // Regrown pages nobody wrote are written as zeros; they share sectors with original
         // pages too.
-        let zero_pages: Vec<u32> = (min_size + 1..=self.db_size)
-            .filter(|&p| self.txn().is_fresh(p) && !self.cache.is_dirty(p))
-            .collect();
+        let zero_pages = self.regrown_zero_pages();
         for &page_no in &zero_pages {
             self.journal_sector_of(page_no)?;
         }

@@ -267,11 +267,8 @@ impl Pager {
     pub(crate) fn commit_wal(&mut self) -> Result<()> {
         // Regrown pages nobody wrote go into the log as zeros; when a sector holds several
         // pages, the rest of their sector goes with them (as for a page written).
-        let min_size = self.txn().min_size;
-        for page_no in min_size + 1..=self.db_size {
-            if self.txn().is_fresh(page_no) && !self.cache.is_dirty(page_no) {
-                self.dirty_sector_of(page_no)?;
-            }
+        for page_no in self.regrown_zero_pages() {
+            self.dirty_sector_of(page_no)?;
         }
         let size_changed = self.db_size != self.txn().db_orig_size;
         // A page 1 spilled earlier carries the size of that moment: stamp it again.
@@ -279,9 +276,8 @@ impl Pager {
             self.prepare_write(1)?;
             self.stamp_page1_if(1);
         }
-        let zero_pages: Vec<u32> = (min_size + 1..=self.db_size)
-            .filter(|&p| self.txn().is_fresh(p) && !self.cache.is_dirty(p))
-            .collect();
+        // Their sectors' pages are dirty now, some of them regrown pages too: ask again.
+        let zero_pages = self.regrown_zero_pages();
         let mut images: Vec<(u32, Arc<Vec<u8>>)> = Vec::new();
         for page_no in self.cache.dirty_pages() {
             if page_no <= self.db_size {
@@ -289,8 +285,10 @@ impl Pager {
                 images.push((page_no, data));
             }
         }
-        let zeros = Arc::new(vec![0u8; self.page_size as usize]);
-        images.extend(zero_pages.into_iter().map(|p| (p, Arc::clone(&zeros))));
+        if !zero_pages.is_empty() {
+            let zeros = Arc::new(vec![0u8; self.page_size as usize]);
+            images.extend(zero_pages.into_iter().map(|p| (p, Arc::clone(&zeros))));
+        }
         if images.is_empty() {
             // A commit needs a frame to carry its mark: page 1 as it is.
             let page1 = match self.cache.get(1) {

@@ -192,6 +192,14 @@ impl Pager {
         Ok(())
     }
 
+    /// Pages this transaction truncated away (or grew past the end) and nobody wrote since:
+    /// the commit writes them as zeros.
+    pub(super) fn regrown_zero_pages(&self) -> Vec<u32> {
+        (self.txn().min_size + 1..=self.db_size)
+            .filter(|&p| self.txn().is_fresh(p) && !self.cache.is_dirty(p))
+            .collect()
+    }
+
     /// Loads `page_no` into the cache (if it is not there) and marks it dirty.
     fn make_dirty(&mut self, page_no: u32) -> Result<()> {
         if !self.cache.contains(page_no) {
