@@ -321,14 +321,7 @@ impl Wal {
 
     fn publish(&mut self) {
         self.hdr.version = WAL_VERSION;
-        let db = Arc::clone(&self.db);
-        let heap = self.opts.heap_index;
-        let barrier = move || {
-            if !heap {
-                db.shm_barrier();
-            }
-        };
-        self.hdr = index::publish_header(&self.regions[0], self.hdr, &barrier);
+        self.hdr = index::publish_header(&self.regions[0], self.hdr, &|| self.barrier());
     }
 
     // ----- read transactions -----------------------------------------------------------------
@@ -507,14 +500,8 @@ impl Wal {
 
     /// `walIndexTryHdr`: true if the header is unusable; else the snapshot takes it.
     fn try_header(&mut self, changed: &mut bool) -> bool {
-        let db = Arc::clone(&self.db);
-        let heap = self.opts.heap_index;
-        let barrier = move || {
-            if !heap {
-                db.shm_barrier();
-            }
-        };
-        match index::read_header(self.region0(), &barrier) {
+        let read = index::read_header(self.region0(), &|| self.barrier());
+        match read {
             Ok(h) => {
                 if h != self.hdr {
                     *changed = true;
