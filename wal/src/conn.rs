@@ -335,14 +335,7 @@ impl Wal {
         if self.read_lock.is_some() {
             return Err(self.misuse("begin_read inside a read transaction"));
         }
-        let mut changed = false;
-        let mut attempt = 0;
-        loop {
-            match self.try_begin_read(false, attempt, &mut changed)? {
-                Attempt::Done => break,
-                Attempt::Retry => attempt += 1,
-            }
-        }
+        let changed = self.retry_begin_read(false)?;
         if self.hdr.max_frame > 0 && !format::valid_page_size(self.hdr.page_size()) {
             self.end_read();
             return Err(Error::Corrupt {
@@ -357,6 +350,19 @@ impl Wal {
     pub fn end_read(&mut self) {
         if let Some(i) = self.read_lock.take() {
             self.unlock_shared(read_lock_slot(i));
+        }
+    }
+
+    /// Attempts a read transaction until one is not told to retry (`walTryBeginRead`'s callers'
+    /// loop); returns whether the snapshot changed.
+    fn retry_begin_read(&mut self, use_wal: bool) -> Result<bool> {
+        let mut changed = false;
+        let mut attempt = 0;
+        loop {
+            match self.try_begin_read(use_wal, attempt, &mut changed)? {
+                Attempt::Done => return Ok(changed),
+                Attempt::Retry => attempt += 1,
+            }
         }
     }
 
@@ -630,14 +636,7 @@ impl Wal {
         }
         self.unlock_shared(read_lock_slot(0));
         self.read_lock = None;
-        let mut attempt = 0;
-        let mut changed = false;
-        loop {
-            match self.try_begin_read(true, attempt, &mut changed)? {
-                Attempt::Done => return Ok(()),
-                Attempt::Retry => attempt += 1,
-            }
-        }
+        self.retry_begin_read(true).map(|_| ())
     }
 
     /// A new log generation in the wal-index (`walRestartHdr`): `nCkpt` + 1, salt-1 + 1, a new
