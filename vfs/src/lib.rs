@@ -366,8 +366,9 @@ pub trait VfsFile: Send + Sync {
     }
 
     /// Takes or releases `n` shm lock slots starting at `slot` (0..[`SHM_NLOCK`]).
-    /// Shared requests are for one slot; a slot never goes directly between shared and
-    /// exclusive. Fails with [`Error::Busy`] on conflict.
+    /// Shared requests (and [`ShmLockKind::Downgrade`]) are for one slot; a slot never goes
+    /// from shared to exclusive, and from exclusive to shared only by `Downgrade`. Fails with
+    /// [`Error::Busy`] on conflict.
     fn shm_lock(&self, slot: usize, n: usize, kind: ShmLockKind) -> Result<()> {
         let _ = (slot, n, kind);
         Err(self.unsupported(Op::ShmLock, "this VFS has no shared memory"))

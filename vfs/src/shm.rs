@@ -41,6 +41,16 @@ pub enum ShmLockKind {
     UnlockShared,
     /// Release slots held exclusive.
     UnlockExclusive,
+    /// Turn one slot this connection holds exclusive into shared, never free in between (an
+    /// `fcntl` lock conversion on the OS VFS: other processes see it held throughout). Not in
+    /// SQLite's `xShmLock`, whose callers unlock and lock again; a reader claiming a read mark
+    /// uses it to keep the slot it just set.
+    Downgrade,
+    /// Release whichever of the slots this connection holds, shared or exclusive, with one
+    /// `fcntl` on the OS VFS where no other connection of the process holds a slot in between
+    /// (a transaction's end releases WRITE and its read lock together). Not in SQLite's
+    /// `xShmLock`; the same as releasing the slots one by one.
+    UnlockHeld,
 }
 
 /// One 32 KiB region of shared memory with atomic accessors only.
@@ -127,6 +137,7 @@ impl ShmRegion {
         Arc::ptr_eq(&self.backing, &other.backing)
     }
 
+    #[inline]
     fn check(offset: usize, align: usize) {
         assert!(
             offset % align == 0 && offset + align <= SHM_REGION_SIZE,
@@ -156,6 +167,7 @@ impl ShmRegion {
     }
 
     /// Loads the native-endian `u32` at `offset` (a multiple of 4).
+    #[inline]
     pub fn load_u32(&self, offset: usize, order: Ordering) -> u32 {
         Self::check(offset, 4);
         match &*self.backing {
@@ -170,6 +182,7 @@ impl ShmRegion {
     }
 
     /// Stores the native-endian `u32` at `offset` (a multiple of 4).
+    #[inline]
     pub fn store_u32(&self, offset: usize, value: u32, order: Ordering) {
         Self::check(offset, 4);
         match &*self.backing {
@@ -186,6 +199,7 @@ impl ShmRegion {
     }
 
     /// Loads the native-endian `u16` at `offset` (a multiple of 2).
+    #[inline]
     pub fn load_u16(&self, offset: usize, order: Ordering) -> u16 {
         Self::check(offset, 2);
         match &*self.backing {
@@ -203,6 +217,7 @@ impl ShmRegion {
     }
 
     /// Stores the native-endian `u16` at `offset` (a multiple of 2).
+    #[inline]
     pub fn store_u16(&self, offset: usize, value: u16, order: Ordering) {
         Self::check(offset, 2);
         match &*self.backing {
@@ -239,6 +254,7 @@ impl ShmRegion {
 
 /// Stores `value` into the half of `word` holding byte `offset`: heap backings are word-sized,
 /// so a compare-and-swap loop keeps the other half.
+#[inline]
 fn store_half(word: &AtomicU32, offset: usize, value: u16, order: Ordering) {
     let mut current = word.load(Ordering::Relaxed);
     loop {
@@ -251,6 +267,7 @@ fn store_half(word: &AtomicU32, offset: usize, value: u16, order: Ordering) {
 }
 
 /// Which half of a native-endian word holds the `u16` at byte `offset`.
+#[inline]
 fn half_shift(offset: usize) -> u32 {
     let low_half_first = cfg!(target_endian = "little");
     if (offset % 4 == 0) == low_half_first {
@@ -260,10 +277,12 @@ fn half_shift(offset: usize) -> u32 {
     }
 }
 
+#[inline]
 fn half_of(word: u32, offset: usize) -> u16 {
     (word >> half_shift(offset)) as u16
 }
 
+#[inline]
 fn with_half(word: u32, offset: usize, value: u16) -> u32 {
     let shift = half_shift(offset);
     (word & !(0xffff << shift)) | (u32::from(value) << shift)
@@ -306,7 +325,10 @@ impl ShmLocks {
         os: &impl ProcessLocks,
         path: &Path,
     ) -> Result<()> {
-        let shared_kind = matches!(kind, ShmLockKind::Shared | ShmLockKind::UnlockShared);
+        let shared_kind = matches!(
+            kind,
+            ShmLockKind::Shared | ShmLockKind::UnlockShared | ShmLockKind::Downgrade
+        );
         if n == 0 || slot + n > SHM_NLOCK || (shared_kind && n != 1) {
             return Err(Error::Misuse {
                 path: path.to_path_buf(),
@@ -345,6 +367,56 @@ impl ShmLocks {
                         *count = 0;
                     }
                 }
+                held.exclusive &= !mask;
+                Ok(())
+            }
+            ShmLockKind::Downgrade => {
+                if held.exclusive & mask == 0 {
+                    return Err(Error::Misuse {
+                        path: path.to_path_buf(),
+                        what: format!("shm downgrade of slot {slot}, not held exclusive"),
+                    });
+                }
+                // Our own write lock becomes a read lock: nobody can hold a conflicting one.
+                if !os.set(slot_range(slot, 1), RecordLock::Read)? {
+                    return Err(busy());
+                }
+                counts[slot] = 1;
+                held.exclusive &= !mask;
+                held.shared |= mask;
+                Ok(())
+            }
+            ShmLockKind::UnlockHeld => {
+                let (shared, exclusive) = (held.shared & mask, held.exclusive & mask);
+                // Slots whose process-level lock goes: ours exclusive, and ours shared that no
+                // other connection of this process shares.
+                let freed = (slot..slot + n)
+                    .filter(|&s| {
+                        let bit = 1u8 << s;
+                        exclusive & bit != 0 || (shared & bit != 0 && counts[s] == 1)
+                    })
+                    .fold(0u8, |m, s| m | 1 << s);
+                if freed != 0 {
+                    let (lo, hi) =
+                        (freed.trailing_zeros() as usize, 7 - freed.leading_zeros() as usize);
+                    // One unlock over lo..=hi unless it would drop a slot the process keeps.
+                    if (lo..=hi).all(|s| freed & (1 << s) != 0 || counts[s] == 0) {
+                        os.set(slot_range(lo, hi - lo + 1), RecordLock::Unlock)?;
+                    } else {
+                        for s in (lo..=hi).filter(|s| freed & (1 << s) != 0) {
+                            os.set(slot_range(s, 1), RecordLock::Unlock)?;
+                        }
+                    }
+                }
+                for (s, count) in counts.iter_mut().enumerate() {
+                    let bit = 1u8 << s;
+                    if exclusive & bit != 0 {
+                        *count = 0;
+                    } else if shared & bit != 0 {
+                        *count -= 1;
+                    }
+                }
+                held.shared &= !mask;
                 held.exclusive &= !mask;
                 Ok(())
             }

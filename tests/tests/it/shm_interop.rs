@@ -177,6 +177,40 @@ fn our_write_and_checkpoint_slots_stop_them() {
     ours.unlock(LockLevel::None).unwrap();
 }
 
+#[test]
+fn our_downgraded_read_slot_and_one_call_release_look_like_sqlites_locks() {
+    let (_dir, db, mut child) = wal_db();
+    let shm = shm_path(&db);
+    let me = std::process::id();
+    let vfs = OsVfs::new();
+    let (ours, _region) = map_as_wal_connection(&vfs, &db, false);
+    let read2 = WAL_READ_LOCK_0 + 2;
+    let byte = |slot: usize| SHM_LOCK_BYTE0 + slot as u64;
+
+    // A read-mark claim: exclusive, then kept as shared without a moment free.
+    ours.shm_lock(read2, 1, ShmLockKind::Exclusive).unwrap();
+    let claim = child.getlk(&shm, byte(read2), 1).expect("our claim");
+    assert_eq!((claim.kind, claim.pid, claim.start), (LockKind::Write, me, byte(read2)));
+    ours.shm_lock(read2, 1, ShmLockKind::Downgrade).unwrap();
+    let held = child.getlk(&shm, byte(read2), 1).expect("our read lock after the downgrade");
+    assert_eq!((held.kind, held.pid, held.start, held.len), (LockKind::Read, me, byte(read2), 1));
+    // A stock writer still writes (WRITE is free) and reads its own rows.
+    child.ok("a", "INSERT INTO t VALUES(4)");
+    assert_eq!(child.ok("a", "SELECT count(*) FROM t"), "[[4]]");
+
+    // A writer's transaction end: WRITE and the read slot released by one call.
+    ours.shm_lock(WAL_WRITE_LOCK, 1, ShmLockKind::Exclusive).unwrap();
+    assert_eq!(child.exec("a", "INSERT INTO t VALUES(5)"), Err(LOCKED.to_owned()));
+    ours.shm_lock(WAL_WRITE_LOCK, read2 + 1, ShmLockKind::UnlockHeld).unwrap();
+    assert_eq!(child.getlk(&shm, SHM_LOCK_BYTE0, 8), None, "none of our slots stay locked");
+    let dms = child.getlk(&shm, SHM_DMS_BYTE, 1).expect("the DMS lock is not a slot");
+    assert_eq!((dms.kind, dms.pid), (LockKind::Read, me));
+    child.ok("a", "INSERT INTO t VALUES(5)");
+    assert!(!checkpoint_busy(&mut child), "their checkpoint once we let go");
+    ours.shm_unmap(false).unwrap();
+    ours.unlock(LockLevel::None).unwrap();
+}
+
 // ---- The dead-man switch ----------------------------------------------------------------------
 
 #[test]

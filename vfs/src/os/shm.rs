@@ -31,6 +31,7 @@ impl MappedRegion {
     }
 
     /// The atomic word at `offset` (bounds and alignment checked by `ShmRegion`).
+    #[inline]
     pub(crate) fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
         debug_assert!(offset % 4 == 0 && offset + 4 <= crate::SHM_REGION_SIZE);
         // SAFETY: the mapping is page-aligned, at least SHM_REGION_SIZE long and lives as long
@@ -41,6 +42,7 @@ impl MappedRegion {
     }
 
     /// The atomic half-word at `offset`.
+    #[inline]
     pub(crate) fn atomic_u16(&self, offset: usize) -> &AtomicU16 {
         debug_assert!(offset % 2 == 0 && offset + 2 <= crate::SHM_REGION_SIZE);
         // SAFETY: as for `atomic_u32`, with 2-byte alignment.

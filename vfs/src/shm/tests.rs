@@ -226,7 +226,7 @@ impl Rig {
     }
 }
 
-use ShmLockKind::{Exclusive, Shared, UnlockExclusive, UnlockShared};
+use ShmLockKind::{Downgrade, Exclusive, Shared, UnlockExclusive, UnlockHeld, UnlockShared};
 
 #[test]
 fn many_connections_share_a_slot_and_only_the_first_and_last_call_the_os() {
@@ -393,6 +393,9 @@ fn malformed_requests_are_misuse() {
         (2, 2, Shared),
         (2, 2, UnlockShared),
         (6, 3, UnlockExclusive),
+        (3, 2, Downgrade),
+        (3, 1, Downgrade),
+        (7, 2, UnlockHeld),
     ] {
         match rig.lock(0, slot, n, kind) {
             Err(Error::Misuse { path, .. }) => assert_eq!(path, Path::new("/db-shm")),
@@ -401,4 +404,79 @@ fn malformed_requests_are_misuse() {
     }
     assert_eq!(rig.os.take_calls(), []);
     assert_eq!(rig.held[0], HeldSlots::default());
+}
+
+#[test]
+fn downgrade_keeps_the_slot_held_with_one_record_lock() {
+    let mut rig = Rig::new(3);
+    rig.ok(0, 4, 1, Exclusive);
+    rig.os.take_calls();
+    rig.ok(0, 4, 1, Downgrade);
+    // Our write lock becomes a read lock in one call: no moment with the byte free.
+    assert_eq!(rig.os.take_calls(), [(bytes(4, 1), RecordLock::Read)]);
+    assert_eq!(rig.held[0], HeldSlots { shared: 0b1_0000, exclusive: 0 });
+    // Now it is shared like any other: others share it, nobody takes it exclusive.
+    rig.ok(1, 4, 1, Shared);
+    rig.busy(2, 4, 1, Exclusive);
+    rig.ok(0, 4, 1, UnlockShared);
+    rig.busy(2, 4, 1, Exclusive);
+    rig.ok(1, 4, 1, UnlockShared);
+    rig.ok(2, 4, 1, Exclusive);
+    // A slot held shared, or not at all, cannot be downgraded.
+    rig.ok(1, 5, 1, Shared);
+    for (conn, slot) in [(1, 5), (1, 6), (0, 4)] {
+        match rig.lock(conn, slot, 1, Downgrade) {
+            Err(Error::Misuse { .. }) => {}
+            other => panic!("conn {conn} slot {slot}: expected Misuse, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn unlock_held_releases_a_transactions_slots_in_one_call() {
+    let mut rig = Rig::new(2);
+    // A writer's transaction: READ(2) (slot 5) shared, WRITE (slot 0) exclusive.
+    rig.ok(0, 5, 1, Shared);
+    rig.ok(0, 0, 1, Exclusive);
+    rig.os.take_calls();
+    rig.ok(0, 0, 6, UnlockHeld);
+    assert_eq!(rig.os.take_calls(), [(bytes(0, 6), RecordLock::Unlock)]);
+    assert_eq!(rig.held[0], HeldSlots::default());
+    rig.ok(1, 0, 8, Exclusive);
+}
+
+#[test]
+fn unlock_held_never_drops_a_lock_the_process_keeps() {
+    let mut rig = Rig::new(2);
+    rig.ok(0, 5, 1, Shared);
+    rig.ok(0, 0, 1, Exclusive);
+    // Another connection of this process holds a slot in between, and shares ours.
+    rig.ok(1, 3, 1, Shared);
+    rig.ok(1, 5, 1, Shared);
+    rig.os.take_calls();
+    rig.ok(0, 0, 6, UnlockHeld);
+    // Only WRITE's byte goes; slot 5 stays locked for connection 1, slot 3 too.
+    assert_eq!(rig.os.take_calls(), [(bytes(0, 1), RecordLock::Unlock)]);
+    assert_eq!(rig.held[0], HeldSlots::default());
+    rig.busy(0, 5, 1, Exclusive);
+    rig.busy(0, 3, 1, Exclusive);
+    rig.ok(1, 5, 1, UnlockShared);
+    assert_eq!(rig.os.take_calls(), [(bytes(5, 1), RecordLock::Unlock)]);
+    rig.ok(0, 5, 1, Exclusive);
+
+    // With a kept slot between two freed ones: one call per freed slot.
+    let mut rig = Rig::new(2);
+    rig.ok(0, 0, 1, Exclusive);
+    rig.ok(0, 4, 1, Shared);
+    rig.ok(1, 2, 1, Shared);
+    rig.os.take_calls();
+    rig.ok(0, 0, 5, UnlockHeld);
+    assert_eq!(
+        rig.os.take_calls(),
+        [(bytes(0, 1), RecordLock::Unlock), (bytes(4, 1), RecordLock::Unlock)]
+    );
+    rig.busy(0, 2, 1, Exclusive);
+    // Releasing nothing held calls nothing.
+    rig.ok(0, 0, 8, UnlockHeld);
+    assert_eq!(rig.os.take_calls(), []);
 }
