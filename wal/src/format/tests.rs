@@ -32,6 +32,44 @@ fn checksum_follows_sqlites_recurrence() {
 }
 
 #[test]
+fn lanes_give_the_serial_recurrences_sum() {
+    // Lengths around the lane threshold and the split (4 lanes x 16 pairs = 512 bytes), page
+    // sizes, and any seed state, in both orders.
+    let strategy = (0usize..9000, any::<u64>(), any::<u64>(), any::<bool>());
+    testing::check(
+        "lanes_give_the_serial_recurrences_sum",
+        2048,
+        strategy,
+        |(len, fill, seed, big)| {
+            let len = len / 8 * 8;
+            let mut bytes = vec![0u8; len];
+            folio_vfs::rng::Rng::new(fill).fill(&mut bytes);
+            let order = if big { ByteOrder::BigEndian } else { ByteOrder::LittleEndian };
+            let start = Checksum { s0: seed as u32, s1: (seed >> 32) as u32 };
+            prop_assert_eq!(start.extend(order, &bytes), start.extend_reference(order, &bytes));
+            Ok(())
+        },
+    );
+    for len in [504, 512, 520, 1024, 4096, 4096 + 24, 8192, 65536] {
+        let mut bytes = vec![0u8; len];
+        folio_vfs::rng::Rng::new(len as u64).fill(&mut bytes);
+        for order in [ByteOrder::LittleEndian, ByteOrder::BigEndian] {
+            let start = Checksum { s0: 0xdead_beef, s1: 0x0123_4567 };
+            assert_eq!(start.extend(order, &bytes), start.extend_reference(order, &bytes), "{len}");
+        }
+    }
+}
+
+#[test]
+fn step_matrix_is_the_recurrence_without_words() {
+    let v = Checksum { s0: 3, s1: 5 };
+    let zeros = vec![0u8; 8 * 37];
+    let stepped = StepMatrix::STEP.pow(37).apply(v);
+    assert_eq!(stepped, v.extend_reference(ByteOrder::LittleEndian, &zeros));
+    assert_eq!(StepMatrix::STEP.pow(0), StepMatrix::IDENTITY);
+}
+
+#[test]
 #[should_panic(expected = "multiple of 8")]
 fn checksum_of_an_odd_length_is_a_caller_bug() {
     let _ = Checksum::ZERO.extend(ByteOrder::LittleEndian, &[0; 12]);
