@@ -47,6 +47,8 @@ const MAX_READ_ATTEMPTS: u32 = 100;
 
 /// Bytes of consecutive new frames gathered before one write to the log.
 const FRAME_WRITE_BYTES: usize = 1 << 20;
+/// The frame buffer a connection keeps between commits, at most (bigger ones are freed).
+const KEPT_FRAME_BUF_BYTES: usize = 128 << 10;
 
 /// `<db>-wal`.
 pub fn wal_path(db: &Path) -> PathBuf {
@@ -123,6 +125,8 @@ pub struct Wal {
     /// `iReCksum`: the first frame of this transaction overwritten in place, whose checksums
     /// are recomputed at commit (0: none).
     recksum_from: u32,
+    /// Frames encoded for one write, kept between commits so a commit allocates nothing.
+    frame_buf: Vec<u8>,
     /// Whether a checkpoint re-checks the live header after READ_LOCK(0) (SQLite 3.51.3's fix
     /// of the WAL-reset race). Only the loom model's buggy variant turns it off.
     reset_race_check: bool,
@@ -180,6 +184,7 @@ impl Wal {
             checkpoint_seq: 0,
             truncate_on_commit: false,
             recksum_from: 0,
+            frame_buf: Vec::new(),
             reset_race_check: true,
             device,
             sector_size,
@@ -433,6 +438,7 @@ impl Wal {
                 best = i;
             }
         }
+        let mut claimed = false;
         if best_mark < max_frame || best == 0 {
             for i in 1..N_READERS {
                 match self.lock(read_lock_slot(i), 1, ShmLockKind::Exclusive) {
@@ -440,7 +446,14 @@ impl Wal {
                         index::set_read_mark(&r0, i, max_frame);
                         best_mark = max_frame;
                         best = i;
-                        self.unlock_exclusive(read_lock_slot(i), 1);
+                        // SQLite unlocks and takes the slot shared below; keeping it (one
+                        // lock conversion) saves a call and leaves nobody a moment to move
+                        // the mark. The checks below stay: the header may have moved on.
+                        if let Err(e) = self.lock(read_lock_slot(i), 1, ShmLockKind::Downgrade) {
+                            self.unlock_exclusive(read_lock_slot(i), 1);
+                            return Err(e);
+                        }
+                        claimed = true;
                         break;
                     }
                     Err(e) if e.is_lock_busy() => {}
@@ -451,10 +464,12 @@ impl Wal {
         if best == 0 {
             return Ok(Attempt::Retry);
         }
-        match self.lock(read_lock_slot(best), 1, ShmLockKind::Shared) {
-            Ok(()) => {}
-            Err(e) if e.is_lock_busy() => return Ok(Attempt::Retry),
-            Err(e) => return Err(e),
+        if !claimed {
+            match self.lock(read_lock_slot(best), 1, ShmLockKind::Shared) {
+                Ok(()) => {}
+                Err(e) if e.is_lock_busy() => return Ok(Attempt::Retry),
+                Err(e) => return Err(e),
+            }
         }
         self.min_frame = index::n_backfill(&r0) + 1;
         self.barrier();
@@ -600,6 +615,26 @@ impl Wal {
         }
     }
 
+    /// Ends the write transaction, if any, and the read transaction: [`Wal::end_write`] then
+    /// [`Wal::end_read`], with the WRITE lock and the read lock released by one shm call (one
+    /// `fcntl` on the OS VFS when no other connection of the process holds a slot between
+    /// them). Other processes see both go at once, as if released back to back.
+    pub fn end_transaction(&mut self) {
+        match (self.write_lock, self.read_lock) {
+            (true, Some(i)) => {
+                self.write_lock = false;
+                self.recksum_from = 0;
+                self.read_lock = None;
+                let last = read_lock_slot(i);
+                let _ = self.lock(WRITE_LOCK, last - WRITE_LOCK + 1, ShmLockKind::UnlockHeld);
+            }
+            _ => {
+                self.end_write();
+                self.end_read();
+            }
+        }
+    }
+
     /// Drops this transaction's uncommitted frames (`sqlite3WalUndo`): the snapshot goes back
     /// to the published header and the hash tables forget the frames after it.
     pub fn undo(&mut self) -> Result<()> {
@@ -724,7 +759,8 @@ impl Wal {
         // a time: fewer system calls, and the kernel caches the log in large folios, which
         // makes reading frames back (readers, checkpoints) cheaper.
         let batch_frames = (FRAME_WRITE_BYTES / frame_len).max(1);
-        let mut pending = Vec::with_capacity(frame_len * pages.len().min(batch_frames));
+        let mut pending = std::mem::take(&mut self.frame_buf);
+        pending.clear();
         let last = pages.len() - 1;
         // The commit frame (the last page of a commit) is appended after the others.
         let body = if commit.is_some() { &pages[..last] } else { pages };
@@ -771,6 +807,9 @@ impl Wal {
             appended.push((frame, page_no));
         }
         self.write_pending(&mut pending, frame, page_size)?;
+        if pending.capacity() <= KEPT_FRAME_BUF_BYTES {
+            self.frame_buf = pending;
+        }
 
         if let Some(n_page) = commit {
             if self.opts.sync == WalSync::Full {

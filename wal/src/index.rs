@@ -542,11 +542,9 @@ pub fn find_frame(
 /// Zeroes a region's page-number array and hash table (region 0's header is kept).
 pub fn clear_region(regions: &[ShmRegion], r: u32) -> Result<()> {
     let shm = region(regions, r)?;
-    for offset in (page_array_offset(r)..HASH_TABLE_OFFSET).step_by(4) {
+    // The hash table follows the page array to the region's end: zero both a word at a time.
+    for offset in (page_array_offset(r)..REGION_SIZE).step_by(4) {
         shm.store_u32(offset, 0, RELAXED);
-    }
-    for slot in 0..HASHTABLE_NSLOT {
-        shm.store_u16(hash_slot_offset(slot), 0, RELAXED);
     }
     Ok(())
 }

@@ -324,8 +324,7 @@ impl Pager {
     /// Ends the log's write and read transactions (after commit, rollback or failure).
     pub(crate) fn end_wal_transaction(&mut self) {
         if let Some(wal) = self.wal.as_mut() {
-            wal.end_write();
-            wal.end_read();
+            wal.end_transaction();
         }
     }
 
