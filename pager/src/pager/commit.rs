@@ -55,7 +55,7 @@ impl Pager {
     /// without a magic gets a fresh header; one that claims another page size or reserve is
     /// refused (the transaction stays open).
     fn check_page1_header(&mut self) -> Result<()> {
-        let Some(entry) = self.cache.entry_mut(1).filter(|e| e.dirty) else { return Ok(()) };
+        let Some(entry) = self.cache.entry_mut(1).filter(|e| e.dirty()) else { return Ok(()) };
         if !header::has_magic(&entry.data) {
             let (page_size, reserved) = (self.page_size, self.reserved);
             header::init_page1(Arc::make_mut(&mut entry.data).as_mut_slice(), page_size, reserved);

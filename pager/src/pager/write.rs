@@ -209,9 +209,8 @@ impl Pager {
         }
         let fresh = self.txn().is_fresh(page_no);
         let (page_size, reserved) = (self.page_size, self.reserved);
+        self.cache.mark_dirty(page_no);
         let entry = self.cache.entry_mut(page_no).expect("cached above");
-        entry.dirty = true;
-        entry.need_sync = true;
         if page_no == 1 && (fresh || !header::has_magic(&entry.data)) {
             header::init_page1(Arc::make_mut(&mut entry.data).as_mut_slice(), page_size, reserved);
         }
