@@ -7,7 +7,12 @@
 //!   synchronous NORMAL, against a raw `pwrite` of a frame's bytes (24 + page size) at the end
 //!   of a plain file. Target: ≤ 1.5×. `wal_commit/normal-exclusive` is the same commit with
 //!   `locking_mode=EXCLUSIVE` (wal-index in heap memory, no shm locks), for reference: the
-//!   difference is the WAL protocol's six `-shm` lock calls per transaction.
+//!   difference is the WAL protocol's `-shm` lock calls, four per write transaction (SQLite
+//!   makes six).
+//! * Beside every commit, stock SQLite (rusqlite, bundled) commits one page of its own WAL
+//!   database in the same synchronous and locking mode: a prepared `UPDATE` of one row that
+//!   fills one leaf page, auto-checkpoint off and checkpointed unmeasured with ours. The
+//!   summary shows our commit over SQLite's.
 //! * `wal_commit/full`: the same at synchronous FULL (the log synced by every commit), against
 //!   `pwrite` + `fdatasync` of a frame. Target: ≤ 1.2×.
 //! * `wal_read/log`: `get` of a page whose newest version is in the log, cache cold (a
@@ -185,7 +190,8 @@ fn raw_file(path: &Path) -> File {
 
 // ----- commits --------------------------------------------------------------------------------
 
-/// A connection committing one page per transaction, and the raw appends it is held to.
+/// A connection committing one page per transaction, the raw appends it is held to, and stock
+/// SQLite (through rusqlite) committing one page per transaction of its own WAL database.
 struct CommitBench {
     pager: Pager,
     fill: u8,
@@ -195,11 +201,17 @@ struct CommitBench {
     raw_offset: u64,
     raw_sync: bool,
     frame: Vec<u8>,
+    sqlite: rusqlite::Connection,
 }
+
+/// Bytes of each row of the SQLite side: one row fills one 4 KiB leaf page (no overflow), so
+/// updating a row rewrites exactly one page.
+const SQLITE_ROW_BYTES: usize = 3000;
 
 impl CommitBench {
     fn new(dir: &Path, vfs: &Arc<dyn Vfs>, name: &str, opts: PagerOptions) -> CommitBench {
         let raw_sync = opts.synchronous >= Synchronous::Full;
+        let sqlite = sqlite_db(&dir.join(format!("commit-{name}.sqlite")), &opts);
         let mut pager = open(vfs, &dir.join(format!("commit-{name}.db")), opts);
         write_pages(&mut pager, COMMIT_PAGES + 1);
         assert!(pager.in_wal_mode());
@@ -212,7 +224,17 @@ impl CommitBench {
             raw_offset: WAL_HEADER_LEN,
             raw_sync,
             frame: vec![0x5a; FRAME_LEN as usize],
+            sqlite,
         }
+    }
+
+    /// SQLite's one-page commit: a prepared UPDATE of one row (one leaf page), autocommit.
+    fn sqlite_commit(&mut self) {
+        let blob = vec![self.fill; SQLITE_ROW_BYTES];
+        let row = i64::from(self.page_no);
+        let mut stmt =
+            self.sqlite.prepare_cached("UPDATE t SET v = ?1 WHERE id = ?2").expect("prepare");
+        assert_eq!(stmt.execute(rusqlite::params![blob, row]).expect("sqlite3 update"), 1);
     }
 
     fn commit(&mut self) {
@@ -231,24 +253,51 @@ impl CommitBench {
         self.raw_offset += FRAME_LEN;
     }
 
-    /// One measured commit and one raw append.
-    fn iteration(&mut self) -> [Duration; 2] {
+    /// One measured commit, one raw append and one SQLite commit.
+    fn iteration(&mut self) -> [Duration; 3] {
         if self.commits % COMMITS_PER_LOG == 0 {
-            // Unmeasured: the checkpoint, and the commit that restarts the log.
+            // Unmeasured: the checkpoints, and the commits that restart the logs.
             self.pager.checkpoint(CheckpointMode::Passive).unwrap();
             self.commit();
+            self.sqlite.execute_batch("PRAGMA wal_checkpoint(PASSIVE)").unwrap();
+            self.sqlite_commit();
             self.raw_offset = WAL_HEADER_LEN;
         }
         self.commits += 1;
-        // In alternating order: each side pays for the state the other leaves equally often.
+        // In alternating order: each side pays for the state the others leave equally often.
         if self.commits % 2 == 0 {
             let raw = timed(|| self.raw_append());
-            [timed(|| self.commit()), raw]
-        } else {
             let commit = timed(|| self.commit());
-            [commit, timed(|| self.raw_append())]
+            [commit, raw, timed(|| self.sqlite_commit())]
+        } else {
+            let sqlite = timed(|| self.sqlite_commit());
+            let commit = timed(|| self.commit());
+            [commit, timed(|| self.raw_append()), sqlite]
         }
     }
+}
+
+/// Stock SQLite's side of a commit benchmark: a WAL database of 4 KiB pages in the same
+/// synchronous and locking mode, one row per leaf page, auto-checkpoint off (the benchmark
+/// checkpoints both sides, unmeasured, every [`COMMITS_PER_LOG`] commits).
+fn sqlite_db(path: &Path, opts: &PagerOptions) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).expect("open the SQLite side");
+    let synchronous = if opts.synchronous >= Synchronous::Full { "FULL" } else { "NORMAL" };
+    let locking = if opts.locking_mode == LockingMode::Exclusive { "EXCLUSIVE" } else { "NORMAL" };
+    conn.execute_batch(&format!(
+        "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};
+         PRAGMA locking_mode = {locking}; PRAGMA wal_autocheckpoint = 0;
+         CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);"
+    ))
+    .expect("set up the SQLite side");
+    for id in 2..=i64::from(COMMIT_PAGES + 1) {
+        conn.execute(
+            "INSERT INTO t VALUES (?1, ?2)",
+            rusqlite::params![id, vec![0u8; SQLITE_ROW_BYTES]],
+        )
+        .expect("fill the SQLite side");
+    }
+    conn
 }
 
 fn commits(c: &mut Criterion, results: &mut Vec<Series>) {
@@ -268,9 +317,9 @@ fn commits(c: &mut Criterion, results: &mut Vec<Series>) {
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(secs));
         let parts: &'static [&'static str] = if opts.synchronous >= Synchronous::Full {
-            &["commit", "pwrite+fdatasync"]
+            &["commit", "pwrite+fdatasync", "sqlite3"]
         } else {
-            &["commit", "pwrite"]
+            &["commit", "pwrite", "sqlite3"]
         };
         let mut series = Series::new(label, parts, target, samples);
         let mut bench = CommitBench::new(dir.path(), &vfs, name, opts);
@@ -523,8 +572,10 @@ fn summary(results: &[Series], measuring: bool) {
                 );
             }
         }
-        if s.parts.len() == 3 && matches!(s.target, Target::AtMost(_)) {
-            eprintln!("  {:<19} log get / pread {:.2}x", "", s.median_of(|row| row[0] / row[2]));
+        if s.parts.len() == 3 && !matches!(s.target, Target::Bandwidth { .. }) {
+            let (ours, theirs) = (s.parts[0], s.parts[2]);
+            let ratio = s.median_of(|row| row[0] / row[2]);
+            eprintln!("  {:<19} {ours} / {theirs} {ratio:.2}x", "");
         }
     }
 }
