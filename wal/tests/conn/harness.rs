@@ -331,6 +331,13 @@ impl VfsFile for RecordingFile {
         self.record(Event::Write { path, offset, len: buf.len() as u64 });
         self.inner.write_at(offset, buf)
     }
+    fn write_vectored_at(&self, offset: u64, bufs: &[&[u8]]) -> folio_vfs::Result<()> {
+        // One write of the buffers' total length, as the inner VFS is asked for one.
+        let path = self.path().to_path_buf();
+        let len = bufs.iter().map(|b| b.len() as u64).sum();
+        self.record(Event::Write { path, offset, len });
+        self.inner.write_vectored_at(offset, bufs)
+    }
     fn truncate(&self, size: u64) -> folio_vfs::Result<()> {
         self.record(Event::Truncate { path: self.path().to_path_buf(), size });
         self.inner.truncate(size)
