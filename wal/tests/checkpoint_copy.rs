@@ -102,7 +102,7 @@ fn shuffled(mut pages: Vec<u32>, seed: u64) -> Vec<u32> {
 fn copies_every_run(on: On, page_size: u32) {
     let what = |step: &str| format!("{on:?} {page_size}: {step}");
     let (db, rec) = db_on(on, page_size);
-    // 3 MiB of pages: a run of consecutive pages spans several 1 MiB database writes.
+    // 3 MiB of pages: a run of consecutive pages spans many database writes (256 KiB each).
     let n = (3 << 20) / page_size;
     let mut a = db.conn();
     let mut model = Model::default();
