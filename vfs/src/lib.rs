@@ -321,6 +321,22 @@ pub trait VfsFile: Send + Sync {
     /// Writes all of `buf` at `offset`, extending the file if needed.
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()>;
 
+    /// Writes the buffers back to back at `offset`, as one write where the VFS can (the OS
+    /// VFS's `pwritev`): afterwards the file holds their concatenation there, extended if
+    /// needed, exactly as after [`VfsFile::write_at`] of the concatenated bytes.
+    ///
+    /// The default writes each buffer with [`VfsFile::write_at`] at the running offset, so a
+    /// VFS or a wrapper that only implements `write_at` (one that counts, records or fails
+    /// writes) sees ordinary writes, never a path around it.
+    fn write_vectored_at(&self, offset: u64, bufs: &[&[u8]]) -> Result<()> {
+        let mut at = offset;
+        for buf in bufs {
+            self.write_at(at, buf)?;
+            at += buf.len() as u64;
+        }
+        Ok(())
+    }
+
     /// Sets the file size to `size` bytes (shrinking or extending with zeros).
     fn truncate(&self, size: u64) -> Result<()>;
 

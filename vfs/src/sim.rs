@@ -449,6 +449,14 @@ impl VfsFile for SimFile {
         self.modify(FaultOp::Write, Op::Write, DataOp::Write { offset, data: buf.to_vec() }, offset)
     }
 
+    fn write_vectored_at(&self, offset: u64, bufs: &[&[u8]]) -> Result<()> {
+        // One write of the concatenation, as the OS VFS's `pwritev` is one system call: one
+        // fault point and one crash point, and a crash tears it by sector like any write
+        // (which also covers the short writes a `pwritev` may be split into).
+        let data = bufs.concat();
+        self.modify(FaultOp::Write, Op::Write, DataOp::Write { offset, data }, offset)
+    }
+
     fn truncate(&self, size: u64) -> Result<()> {
         self.modify(FaultOp::Truncate, Op::Truncate, DataOp::Truncate { size }, size)
     }

@@ -107,6 +107,9 @@ impl VfsFile for CountingFile {
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
         self.inner.write_at(offset, buf)
     }
+    fn write_vectored_at(&self, offset: u64, bufs: &[&[u8]]) -> Result<()> {
+        self.inner.write_vectored_at(offset, bufs)
+    }
     fn truncate(&self, size: u64) -> Result<()> {
         self.inner.truncate(size)
     }

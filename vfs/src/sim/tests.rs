@@ -466,6 +466,28 @@ fn short_reads_and_short_writes() {
 }
 
 #[test]
+fn a_vectored_write_is_one_write_of_the_concatenation() {
+    let (vfs, f) = disk_with_file(1, Dc::NONE);
+    f.write_at(0, &filled(8, 1)).unwrap();
+    let base = vfs.op_count(FaultOp::Write);
+    let bufs: [&[u8]; 4] = [b"ab", b"", b"cde", &filled(600, 9)];
+    f.write_vectored_at(4, &bufs).unwrap();
+    assert_eq!(vfs.op_count(FaultOp::Write), base + 1, "one fault and crash point");
+    let now = vfs.contents(Path::new(DB)).unwrap();
+    assert_eq!(&now[..4], &filled(4, 1)[..]);
+    assert_eq!(&now[4..9], b"abcde");
+    assert_eq!(&now[9..], &filled(600, 9)[..]);
+
+    // A fault fails it as a whole, as it would fail a `write_at` of the same bytes.
+    vfs.add_fault(FaultRule::once(FaultOp::Write, 1, FaultKind::ShortWrite));
+    let halves: [&[u8]; 2] = [&filled(50, 3), &filled(50, 4)];
+    assert!(f.write_vectored_at(0, &halves).unwrap_err().is_disk_full());
+    let now = vfs.contents(Path::new(DB)).unwrap();
+    assert_eq!(&now[..50], &filled(50, 3)[..], "the first half written");
+    assert_eq!(&now[50..100], &filled(50, 9)[..], "the second not");
+}
+
+#[test]
 fn seeds_parse_in_decimal_and_hex() {
     assert_eq!(parse_seed("42"), Some(42));
     assert_eq!(parse_seed(" 0x2A "), Some(42));

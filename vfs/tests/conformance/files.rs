@@ -41,6 +41,8 @@ pub fn read_only_handle_refuses_writes(env: &Env) {
         other => panic!("expected ReadOnly, got {other:?}"),
     }
     assert!(matches!(ro.truncate(0), Err(Error::ReadOnly { op: Op::Truncate, .. })));
+    let bufs: [&[u8]; 2] = [b"x", b"y"];
+    assert!(matches!(ro.write_vectored_at(0, &bufs), Err(Error::ReadOnly { op: Op::Write, .. })));
     let mut buf = [0; 4];
     assert_eq!(ro.read_at(0, &mut buf).unwrap(), ReadOutcome::Full);
     assert_eq!(&buf, b"abcd");
@@ -197,6 +199,60 @@ pub fn write_past_eof_extends_with_zeros(env: &Env) {
     // Overwriting inside the file does not change its size.
     file.write_at(2, b"XY").unwrap();
     assert_eq!(file.size().unwrap(), 1004);
+}
+
+/// Writes `bufs` at `offset` with one vectored write into a file holding `before`, and their
+/// concatenation with `write_at` into another: both files must end up the same.
+fn check_vectored(env: &Env, name: &str, before: &[u8], offset: u64, bufs: &[Vec<u8>]) {
+    let (vectored, plain) = (env.db(&format!("{name}-v.db")), env.db(&format!("{name}-c.db")));
+    for file in [&vectored, &plain] {
+        file.write_at(0, before).unwrap();
+    }
+    let refs: Vec<&[u8]> = bufs.iter().map(Vec::as_slice).collect();
+    vectored.write_vectored_at(offset, &refs).unwrap();
+    plain.write_at(offset, &bufs.concat()).unwrap();
+    let size = plain.size().unwrap();
+    assert_eq!(vectored.size().unwrap(), size, "{name}: size");
+    let (mut got, mut want) = (vec![0xaa; size as usize], vec![0x55; size as usize]);
+    vectored.read_at(0, &mut got).unwrap();
+    plain.read_at(0, &mut want).unwrap();
+    assert!(got == want, "{name}: the vectored write differs from its concatenation");
+}
+
+/// `n` buffers of lengths 0..=12 (every 13th empty) with distinct bytes.
+fn pieces(n: usize) -> Vec<Vec<u8>> {
+    (0..n).map(|i| (0..(i * 7) % 13).map(|j| (i * 31 + j * 7) as u8).collect()).collect()
+}
+
+pub fn vectored_write_equals_the_concatenation(env: &Env) {
+    let before: Vec<u8> = (0..1000).map(|i| (i % 251) as u8).collect();
+    check_vectored(env, "inside", &before, 10, &pieces(40));
+    check_vectored(env, "straddling", &before, 900, &pieces(40));
+    check_vectored(env, "pages", &before, 4096, &[vec![1; 4096], vec![2; 4096], vec![3; 100]]);
+    check_vectored(env, "one", &before, 3, &[b"only".to_vec()]);
+}
+
+pub fn vectored_write_of_more_than_1024_buffers(env: &Env) {
+    // More buffers than one `pwritev` takes (IOV_MAX is 1024 on Linux).
+    check_vectored(env, "many", &[7; 100], 50, &pieces(3000));
+    let pages: Vec<Vec<u8>> = (0..2100).map(|i| vec![i as u8; 512]).collect();
+    check_vectored(env, "many-pages", &[], 512, &pages);
+}
+
+pub fn vectored_write_of_empty_buffers_writes_nothing(env: &Env) {
+    check_vectored(env, "none", b"abc", 100, &[]);
+    check_vectored(env, "empties", b"abc", 100, &[vec![], vec![], vec![]]);
+    check_vectored(env, "some-empty", b"abc", 1, &[vec![], b"XY".to_vec(), vec![], vec![]]);
+    let file = env.db("none-v.db");
+    assert_eq!(file.size().unwrap(), 3, "an empty vectored write does not extend the file");
+}
+
+pub fn vectored_write_past_eof_extends_with_zeros(env: &Env) {
+    check_vectored(env, "hole", b"head", 10_000, &pieces(30));
+    let file = env.db("hole-v.db");
+    let mut buf = vec![0xaa; 10_000 - 4];
+    file.read_at(4, &mut buf).unwrap();
+    assert!(buf.iter().all(|&b| b == 0), "the hole reads as zeros");
 }
 
 pub fn truncate_shrinks_and_extends(env: &Env) {

@@ -265,21 +265,66 @@ pub enum Event {
     Truncate { path: PathBuf, size: u64 },
 }
 
-/// Wraps a VFS and records every write, sync and truncate of its files, in order.
+/// Wraps a VFS and records every write, sync and truncate of its files, in order, and counts
+/// the memory-mapped ranges its files hand out.
 #[derive(Clone)]
 pub struct RecordingVfs {
     inner: Arc<dyn Vfs>,
     log: Arc<Mutex<Vec<Event>>>,
+    maps: Arc<MapCounts>,
 }
 
 impl RecordingVfs {
     pub fn new(inner: Arc<dyn Vfs>) -> Self {
-        RecordingVfs { inner, log: Arc::new(Mutex::new(Vec::new())) }
+        RecordingVfs { inner, log: Arc::new(Mutex::new(Vec::new())), maps: Arc::default() }
     }
 
     /// Takes the events recorded so far.
     pub fn take(&self) -> Vec<Event> {
         std::mem::take(&mut *self.log.lock().expect("log"))
+    }
+
+    /// Ranges handed out by `fetch` so far, of files whose path ends with `suffix`.
+    pub fn fetched(&self, suffix: &str) -> u64 {
+        self.maps.count(&self.maps.fetched, suffix)
+    }
+
+    /// Ranges handed out by `fetch` and still alive, of files whose path ends with `suffix`.
+    pub fn mapped_now(&self, suffix: &str) -> u64 {
+        self.fetched(suffix) - self.maps.count(&self.maps.released, suffix)
+    }
+}
+
+/// Per path: ranges fetched, and those of them dropped since.
+#[derive(Default)]
+struct MapCounts {
+    fetched: Mutex<Vec<PathBuf>>,
+    released: Mutex<Vec<PathBuf>>,
+}
+
+impl MapCounts {
+    fn count(&self, list: &Mutex<Vec<PathBuf>>, suffix: &str) -> u64 {
+        let list = list.lock().expect("map counts");
+        list.iter().filter(|p| p.to_string_lossy().ends_with(suffix)).count() as u64
+    }
+}
+
+/// A mapped range that records its own drop, over the inner VFS's.
+struct CountedPage {
+    page: MappedPage,
+    path: PathBuf,
+    maps: Arc<MapCounts>,
+}
+
+impl AsRef<[u8]> for CountedPage {
+    fn as_ref(&self) -> &[u8] {
+        &self.page
+    }
+}
+
+impl Drop for CountedPage {
+    fn drop(&mut self) {
+        self.maps.released.lock().expect("map counts").push(self.path.clone());
     }
 }
 
@@ -289,7 +334,11 @@ impl Vfs for RecordingVfs {
     }
     fn open(&self, path: Option<&Path>, flags: OpenFlags) -> folio_vfs::Result<Box<dyn VfsFile>> {
         let inner = self.inner.open(path, flags)?;
-        Ok(Box::new(RecordingFile { inner, log: Arc::clone(&self.log) }))
+        Ok(Box::new(RecordingFile {
+            inner,
+            log: Arc::clone(&self.log),
+            maps: Arc::clone(&self.maps),
+        }))
     }
     fn delete(&self, path: &Path, sync_dir: bool) -> folio_vfs::Result<()> {
         self.inner.delete(path, sync_dir)
@@ -311,6 +360,7 @@ impl Vfs for RecordingVfs {
 struct RecordingFile {
     inner: Box<dyn VfsFile>,
     log: Arc<Mutex<Vec<Event>>>,
+    maps: Arc<MapCounts>,
 }
 
 impl RecordingFile {
@@ -330,6 +380,13 @@ impl VfsFile for RecordingFile {
         let path = self.path().to_path_buf();
         self.record(Event::Write { path, offset, len: buf.len() as u64 });
         self.inner.write_at(offset, buf)
+    }
+    fn write_vectored_at(&self, offset: u64, bufs: &[&[u8]]) -> folio_vfs::Result<()> {
+        // One write of the buffers' total length, as the inner VFS is asked for one.
+        let path = self.path().to_path_buf();
+        let len = bufs.iter().map(|b| b.len() as u64).sum();
+        self.record(Event::Write { path, offset, len });
+        self.inner.write_vectored_at(offset, bufs)
     }
     fn truncate(&self, size: u64) -> folio_vfs::Result<()> {
         self.record(Event::Truncate { path: self.path().to_path_buf(), size });
@@ -376,7 +433,11 @@ impl VfsFile for RecordingFile {
         self.inner.set_mmap_limit(limit)
     }
     fn fetch(&self, offset: u64, len: usize) -> folio_vfs::Result<Option<MappedPage>> {
-        self.inner.fetch(offset, len)
+        let Some(page) = self.inner.fetch(offset, len)? else { return Ok(None) };
+        let path = self.path().to_path_buf();
+        self.maps.fetched.lock().expect("map counts").push(path.clone());
+        let counted = CountedPage { page, path, maps: Arc::clone(&self.maps) };
+        Ok(Some(MappedPage::new(Arc::new(counted), 0, len)))
     }
     fn unmap(&self) {
         self.inner.unmap()
