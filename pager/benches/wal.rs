@@ -39,12 +39,19 @@
 //! start too, so both sides overwrite the same offsets of files of the same size.
 //!
 //! Figures (2-core VM, ext4 without a journal on virtio, Linux 6.18, shared with other builds;
-//! medians of 8 runs): commit NORMAL 4.6× (5.9 µs against 1.3 µs): misses, as the WAL
-//! protocol's six `fcntl` locks on `-shm` per transaction (~0.9 µs each here; SQLite makes the
-//! same calls) cost more than the `pwrite`; with EXCLUSIVE locking 3.0× (3.4 µs: checksum,
-//! wal-index hash, the pager's bookkeeping). Commit FULL 1.15× (the disk alternates between
-//! ~50 µs and ~4 ms syncs; 1.0× in the slow phase). Log read 1.18× (0.97 µs against 0.82 µs;
-//! pread 0.31 µs). Commit FULL measured once more after the switch to `fdatasync`: 1.14×.
+//! session 4, after the changes listed; medians of 50 samples, one full run): commit NORMAL
+//! 3.45× (8.5 µs against a 2.5 µs `pwrite` on a slow day; 3.24×-3.45× over three runs, from
+//! 4.6×-4.9×): misses. Stock SQLite's one-page commit in the same run costs the same (ours /
+//! SQLite's 1.01×). What is left above the `pwrite` is mostly the WAL protocol's `-shm` locks:
+//! four `fcntl` calls per write transaction (SQLite makes six; we keep a claimed read mark by
+//! a lock conversion and release WRITE and the read lock in one call), ~0.5-0.7 µs each here,
+//! which other processes must see, so a commit shared with other processes cannot approach
+//! one `pwrite`. With EXCLUSIVE locking (no shm locks) 2.1×-2.35× (5.2 µs against 2.4 µs;
+//! SQLite 4.6 µs, ours 1.12× of it; from 3.0×): the frame checksum (now four lanes, ~0.3 µs
+//! for 4 KiB), the wal-index header reads and hash insert, the page cache. Commit FULL
+//! 1.09×-1.12× (the disk alternates between ~50 µs and ~4 ms syncs); SQLite's FULL commit
+//! measured below the raw `pwrite` + `fdatasync` in the same runs (50 µs against 77 µs;
+//! 77 against 111 in another), which we have not explained. Log read 1.18× (unchanged).
 //!
 //! Checkpoint (same machine, busier; three runs of 10 samples, medians per run): 0.77× of the
 //! write bandwidth (0.76×, 0.79×, 0.77×; 1.2 GiB/s against 1.5 GiB/s): still misses, from

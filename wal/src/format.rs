@@ -125,7 +125,7 @@ impl Checksum {
     ///
     /// The recurrence is one long chain of dependent additions. It is linear, though: a step
     /// maps the state `(s0, s1)` to `M·(s0, s1) + (x0, x0 + x1)` with `M = [[1, 1], [1, 2]]`.
-    /// So a long input is cut into [`CHECKSUM_LANES`] equal parts summed side by side (the first
+    /// So a long input is cut into four equal parts summed side by side (the first
     /// from this state, the others from zero) and joined with `M^q`, `q` the pairs in a part:
     /// the same result, with the lanes' additions overlapping. Leftover pairs go on serially.
     ///
