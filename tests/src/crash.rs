@@ -362,6 +362,23 @@ pub fn check_found<S: Explained>(what: &str, runs: impl IntoIterator<Item = (S, 
     assert!(failed.is_empty(), "{what}:\n{}", failed.join("\n"));
 }
 
+/// A canary (a subject whose claim is a lie) must be caught: some violation on `seeds`
+/// workloads from `first_seed`, and its first violation must replay with the same detail.
+pub fn expect_caught<S: Explained>(what: &str, subject: &S, first_seed: u64, seeds: u64) -> Report {
+    let report = sweep(subject, first_seed, seeds);
+    eprintln!(
+        "canary {what} [{}]: {} crash points, {} violations; first: {}",
+        subject.label(),
+        report.runs,
+        report.violations.len(),
+        report.violations.first().map(ToString::to_string).unwrap_or_default()
+    );
+    let first = report.violations.first().unwrap_or_else(|| panic!("the suite missed {what}"));
+    let again = run_one(subject, first.run_seed).expect_err("the violation replays");
+    assert_eq!(again.detail, first.detail);
+    report
+}
+
 /// Runs the single crash run named by `run_seed` and judges it.
 pub fn run_one<T: Subject>(subject: &T, run_seed: u64) -> Result<Outcome, Violation> {
     let run = crash_run(subject, run_seed).map_err(|detail| Violation {

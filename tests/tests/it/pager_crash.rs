@@ -167,28 +167,12 @@ matrix! {
     persist_extra_survives_every_crash_point: Persist, Extra;
 }
 
-/// A canary must be caught (violations > 0) on one workload; its first violation must replay.
-fn expect_caught(what: &str, subject: &PagerSubject) -> Report {
-    let report = crash::sweep(subject, FIRST_SEED, 1);
-    eprintln!(
-        "canary {what} [{}]: {} crash points, {} violations; first: {}",
-        subject.label(),
-        report.runs,
-        report.violations.len(),
-        report.violations.first().map(ToString::to_string).unwrap_or_default()
-    );
-    let first = report.violations.first().unwrap_or_else(|| panic!("the suite missed {what}"));
-    let again = crash::run_one(subject, first.run_seed).expect_err("the violation replays");
-    assert_eq!(again.detail, first.detail);
-    report
-}
-
 #[test]
 fn canary_synchronous_off_claiming_full_durability_is_caught() {
     for mode in [JournalMode::Delete, JournalMode::Truncate, JournalMode::Persist] {
         let subject = PagerSubject::new(mode, Synchronous::Off, Device::Psow, 1024)
             .claiming(Durability::Full);
-        expect_caught("synchronous=OFF claiming FULL", &subject);
+        crash::expect_caught("synchronous=OFF claiming FULL", &subject, FIRST_SEED, 1);
     }
 }
 
@@ -198,7 +182,7 @@ fn canary_recovery_that_skips_playback_is_caught() {
         recovery: Recovery::SkipPlayback,
         ..PagerSubject::new(JournalMode::Delete, Synchronous::Full, Device::Psow, 1024)
     };
-    let report = expect_caught("a recovery that skips playback", &subject);
+    let report = crash::expect_caught("a recovery that skips playback", &subject, FIRST_SEED, 1);
     // The same runs with playback are clean: the hot journal is what was missing.
     let correct = PagerSubject { recovery: Recovery::Pager, ..subject };
     for v in &report.violations {
@@ -217,7 +201,7 @@ fn canary_an_oracle_without_sqlites_exceptions_sees_the_lost_commits() {
         (JournalMode::Truncate, Synchronous::Normal),
     ] {
         let subject = PagerSubject::new(mode, sync, Device::Psow, 1024).claiming(Durability::Full);
-        let report = expect_caught("the last commit lost", &subject);
+        let report = crash::expect_caught("the last commit lost", &subject, FIRST_SEED, 1);
         let honest = PagerSubject::new(mode, sync, Device::Psow, 1024);
         let losses: Vec<_> =
             report.violations.iter().filter(|v| v.detail.contains("were acknowledged")).collect();

@@ -209,29 +209,12 @@ fn wal_extra_survives_every_crash_point() {
     check_level(Synchronous::Extra, CI_SEEDS / 3);
 }
 
-/// A canary must be caught (violations > 0) on `seeds` workloads; its first violation must
-/// replay.
-fn expect_caught(what: &str, subject: &WalSubject<PagerSubject>, seeds: u64) -> Report {
-    let report = crash::sweep(subject, FIRST_SEED, seeds);
-    eprintln!(
-        "canary {what} [{}]: {} crash points, {} violations; first: {}",
-        subject.label(),
-        report.runs,
-        report.violations.len(),
-        report.violations.first().map(ToString::to_string).unwrap_or_default()
-    );
-    let first = report.violations.first().unwrap_or_else(|| panic!("the suite missed {what}"));
-    let again = crash::run_one(subject, first.run_seed).expect_err("the violation replays");
-    assert_eq!(again.detail, first.detail);
-    report
-}
-
 #[test]
 fn canary_normal_claiming_full_durability_is_caught() {
     // Every violation is a lost tail of commits, which the honest oracle calls allowed.
     let honest = WalSubject::pages(Synchronous::Normal, Device::Psow, 1024);
     let liar = honest.clone().claiming(Durability::Full);
-    let report = expect_caught("wal/NORMAL claiming FULL", &liar, 2);
+    let report = crash::expect_caught("wal/NORMAL claiming FULL", &liar, FIRST_SEED, 2);
     for v in &report.violations {
         assert!(v.detail.contains("were acknowledged"), "{v}");
         let outcome = crash::run_one(&honest, v.run_seed).unwrap_or_else(|v| panic!("{v}"));
@@ -244,7 +227,8 @@ fn canary_normal_claiming_only_the_last_commit_is_caught() {
     // NORMAL loses more than the last commit: the reason for `TailMayBeLost`.
     let honest = WalSubject::pages(Synchronous::Normal, Device::Psow, 1024);
     let liar = honest.clone().claiming(Durability::LastCommitMayBeLost);
-    let report = expect_caught("wal/NORMAL claiming only the last commit", &liar, 2);
+    let report =
+        crash::expect_caught("wal/NORMAL claiming only the last commit", &liar, FIRST_SEED, 2);
     for v in &report.violations {
         let outcome = crash::run_one(&honest, v.run_seed).unwrap_or_else(|v| panic!("{v}"));
         assert_eq!(outcome, Outcome::AllowedLoss, "{v}");
@@ -257,7 +241,7 @@ fn canary_checkpoints_that_do_nothing_are_caught_by_the_durability_points() {
     // without checkpointing, it promises what the log (never synced) does not keep.
     let mut subject = WalSubject::pages(Synchronous::Normal, Device::Psow, 1024);
     subject.skip_checkpoints = true;
-    let report = expect_caught("checkpoints that do nothing", &subject, 8);
+    let report = crash::expect_caught("checkpoints that do nothing", &subject, FIRST_SEED, 8);
     let lost = report.violations.iter().filter(|v| v.detail.contains("were acknowledged"));
     assert_eq!(lost.count(), report.violations.len(), "{:?}", report.violations);
 }
@@ -266,7 +250,7 @@ fn canary_checkpoints_that_do_nothing_are_caught_by_the_durability_points() {
 fn canary_a_recovery_that_discards_the_log_is_caught() {
     let correct = WalSubject::pages(Synchronous::Full, Device::Psow, 1024);
     let canary = correct.clone().recovering_by(WalRecovery::DiscardLog);
-    let report = expect_caught("a recovery that discards the log", &canary, 1);
+    let report = crash::expect_caught("a recovery that discards the log", &canary, FIRST_SEED, 1);
     // The same runs reading the log are clean: the log is what was missing.
     for v in &report.violations {
         crash::run_one(&correct, v.run_seed).unwrap_or_else(|v| panic!("{v}"));
