@@ -129,13 +129,10 @@ impl PageCache {
 
     /// Marks `page_no` most recently used; returns its entry.
     fn touch(&mut self, page_no: u32) -> Option<&mut Entry> {
-        if !self.map.contains_key(&page_no) {
-            return None;
-        }
         let tick = self.next_tick();
-        self.lru.push_back((tick, page_no));
-        let entry = self.map.get_mut(&page_no).expect("checked above");
+        let entry = self.map.get_mut(&page_no)?;
         entry.tick = tick;
+        self.lru.push_back((tick, page_no));
         Some(entry)
     }
 
