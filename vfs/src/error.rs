@@ -24,6 +24,8 @@ pub enum Op {
     Truncate,
     /// Syncing a file to stable storage.
     Sync,
+    /// Starting the write-back of a range of a file ([`crate::VfsFile::start_writeback`]).
+    Writeback,
     /// Syncing a directory (after a create or delete).
     SyncDir,
     /// Asking a file's size.
@@ -62,6 +64,7 @@ impl fmt::Display for Op {
             Op::Write => "write",
             Op::Truncate => "truncate",
             Op::Sync => "sync",
+            Op::Writeback => "start write-back of",
             Op::SyncDir => "sync directory of",
             Op::Size => "size of",
             Op::Lock => "lock",

@@ -343,6 +343,22 @@ pub trait VfsFile: Send + Sync {
     /// Pushes written data to stable storage.
     fn sync(&self, flags: SyncFlags) -> Result<()>;
 
+    /// A hint: starts writing the file's dirty bytes in `offset..offset + len` to the device
+    /// and returns without waiting, so that a later [`VfsFile::sync`] has less left to wait
+    /// for (the OS VFS on Linux: `sync_file_range(SYNC_FILE_RANGE_WRITE)`). Makes nothing
+    /// durable and promises no order: only `sync` does, and the kernel may write dirty bytes
+    /// back at any time anyway, so a crash can find no state it could not find without the
+    /// hint. A writer of many pages followed by a sync (a checkpoint) calls it as it goes, so
+    /// the device works while the writer still copies.
+    ///
+    /// The default does nothing (a VFS without such a call, or whose writes are not in the
+    /// OS's page cache yet). Errors are the device's own (`EIO`); a file system that does not
+    /// support the call is not an error.
+    fn start_writeback(&self, offset: u64, len: u64) -> Result<()> {
+        let _ = (offset, len);
+        Ok(())
+    }
+
     /// The file size in bytes.
     fn size(&self) -> Result<u64>;
 

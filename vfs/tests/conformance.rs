@@ -134,6 +134,7 @@ macro_rules! conformance {
             files::read_past_eof_is_short,
             files::write_past_eof_extends_with_zeros,
             files::vectored_write_equals_the_concatenation,
+            files::writeback_hints_change_nothing_a_reader_sees,
             files::vectored_write_of_more_than_1024_buffers,
             files::vectored_write_of_empty_buffers_writes_nothing,
             files::vectored_write_past_eof_extends_with_zeros,

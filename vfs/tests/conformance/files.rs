@@ -224,6 +224,28 @@ fn pieces(n: usize) -> Vec<Vec<u8>> {
     (0..n).map(|i| (0..(i * 7) % 13).map(|j| (i * 31 + j * 7) as u8).collect()).collect()
 }
 
+/// `start_writeback` is a hint: whatever ranges it is given (inside the file, straddling its
+/// end, past it, empty, at the largest offsets, on a read-only handle), the file's bytes and
+/// size stay what the writes made them, and a sync afterwards succeeds.
+pub fn writeback_hints_change_nothing_a_reader_sees(env: &Env) {
+    let file = env.db("wb.db");
+    let bytes: Vec<u8> = (0..3 * 4096 + 100).map(|i| (i % 253) as u8).collect();
+    file.write_at(0, &bytes).unwrap();
+    let size = bytes.len() as u64;
+    for (offset, len) in [(0, 4096), (4096, 2 * 4096), (8000, 8000), (size, 4096), (0, 0)] {
+        file.start_writeback(offset, len).unwrap_or_else(|e| panic!("{offset}+{len}: {e}"));
+    }
+    file.start_writeback(u64::MAX - 10, u64::MAX).unwrap();
+    file.start_writeback(0, u64::MAX).unwrap();
+    file.sync(SyncFlags::NORMAL).unwrap();
+    assert_eq!(file.size().unwrap(), size, "a hint changed the size");
+    let mut got = vec![0; bytes.len()];
+    assert_eq!(file.read_at(0, &mut got).unwrap(), ReadOutcome::Full);
+    assert!(got == bytes, "a hint changed the bytes");
+    let ro = env.open("wb.db", OpenFlags::read_only(FileKind::MainDb)).unwrap();
+    ro.start_writeback(0, size).unwrap();
+}
+
 pub fn vectored_write_equals_the_concatenation(env: &Env) {
     let before: Vec<u8> = (0..1000).map(|i| (i % 251) as u8).collect();
     check_vectored(env, "inside", &before, 10, &pieces(40));
