@@ -468,6 +468,70 @@ fn checkpoints_copy_the_newest_images_in_page_order_and_truncate_to_the_commit()
     assert!(rec.take().iter().all(|e| !matches!(e, Event::Write { .. })));
 }
 
+/// What a checkpoint of `pages` at `sync` writes into the database and hints for write-back,
+/// in order: `(is_hint, offset, len)`, then whether the database's sync came after all of it.
+fn checkpoint_writes_and_hints(sync: WalSync, pages: &[u32]) -> (Vec<(bool, u64, u64)>, bool) {
+    let rec = RecordingVfs::new(Arc::new(MemoryVfs::new()));
+    let db = Db::on(Arc::new(rec.clone()), PathBuf::from("/hints.db"), 4096);
+    let mut a = db.conn_with(WalOptions { sync, ..WalOptions::default() });
+    let n_pages = pages.iter().copied().max().expect("pages");
+    // The database has every page first (a log with gaps cannot make a database otherwise).
+    a.commit(&images(4096, &(1..=n_pages).collect::<Vec<_>>(), 0), n_pages);
+    assert_eq!(a.checkpoint(PASSIVE), ckpt(false, n_pages, n_pages));
+    a.commit(&images(4096, pages, 1), n_pages);
+    rec.take();
+    let n = pages.len() as u32;
+    assert_eq!(a.checkpoint(PASSIVE), ckpt(false, n, n));
+    let events = rec.take();
+    let on_db: Vec<(bool, u64, u64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Write { path, offset, len } if *path == db.path => Some((false, *offset, *len)),
+            Event::Writeback { path, offset, len } if *path == db.path => {
+                Some((true, *offset, *len))
+            }
+            _ => None,
+        })
+        .collect();
+    let synced_last = events.last() == Some(&Event::Sync { path: db.path.clone() });
+    (on_db, synced_last)
+}
+
+#[test]
+fn a_long_checkpoint_hints_write_back_of_what_it_has_written_as_it_goes() {
+    // 4 MiB of pages in runs with gaps (pages 1..=300, every other page up to 900, 901..=1200).
+    let pages: Vec<u32> =
+        (1..=300).chain((302..=900).step_by(2)).chain(901..=1200).collect::<Vec<_>>();
+    let (events, synced_last) = checkpoint_writes_and_hints(WalSync::Full, &pages);
+    assert!(synced_last, "the database's sync comes after every write and hint");
+    let mut hinted_to = 0; // everything before this was hinted
+    let mut written_to = 0; // the end of the last write
+    let mut hints = 0;
+    for &(is_hint, offset, len) in &events {
+        if is_hint {
+            // A hint covers exactly the bytes written since the previous one: it starts where
+            // the last hint ended or at the first write after it, and ends at the last write.
+            assert!(offset >= hinted_to && offset + len == written_to, "{events:?}");
+            assert!(len >= 256 << 10, "hints come in big steps, not per write: {events:?}");
+            hinted_to = written_to;
+            hints += 1;
+        } else {
+            assert!(offset >= written_to, "writes ascend: {events:?}");
+            written_to = offset + len;
+        }
+    }
+    assert_eq!(written_to, 1200 * 4096);
+    assert!(hints >= 3, "a hint at least every MiB or so: {hints} in {events:?}");
+    assert!(written_to - hinted_to <= 1 << 20, "a short unhinted tail, left to the sync");
+
+    // Little to copy: no hint (the sync follows at once). Without syncs: none at all.
+    let (events, _) = checkpoint_writes_and_hints(WalSync::Full, &[1, 2, 3, 7]);
+    assert!(events.iter().all(|&(is_hint, ..)| !is_hint), "{events:?}");
+    let (events, _) = checkpoint_writes_and_hints(WalSync::Off, &pages);
+    assert!(events.iter().all(|&(is_hint, ..)| !is_hint), "{events:?}");
+    assert_eq!(events.iter().map(|&(_, _, len)| len).sum::<u64>(), pages.len() as u64 * 4096);
+}
+
 #[test]
 fn the_writer_after_a_complete_checkpoint_restarts_the_log() {
     on_both(1024, |db| {

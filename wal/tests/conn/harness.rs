@@ -263,10 +263,11 @@ pub enum Event {
     Write { path: PathBuf, offset: u64, len: u64 },
     Sync { path: PathBuf },
     Truncate { path: PathBuf, size: u64 },
+    Writeback { path: PathBuf, offset: u64, len: u64 },
 }
 
-/// Wraps a VFS and records every write, sync and truncate of its files, in order, and counts
-/// the memory-mapped ranges its files hand out.
+/// Wraps a VFS and records every write, sync, truncate and write-back hint of its files, in
+/// order, and counts the memory-mapped ranges its files hand out.
 #[derive(Clone)]
 pub struct RecordingVfs {
     inner: Arc<dyn Vfs>,
@@ -395,6 +396,10 @@ impl VfsFile for RecordingFile {
     fn sync(&self, flags: SyncFlags) -> folio_vfs::Result<()> {
         self.record(Event::Sync { path: self.path().to_path_buf() });
         self.inner.sync(flags)
+    }
+    fn start_writeback(&self, offset: u64, len: u64) -> folio_vfs::Result<()> {
+        self.record(Event::Writeback { path: self.path().to_path_buf(), offset, len });
+        self.inner.start_writeback(offset, len)
     }
     fn size(&self) -> folio_vfs::Result<u64> {
         self.inner.size()
