@@ -76,7 +76,7 @@ mod setup;
 use criterion::measurement::WallTime;
 use criterion::{black_box, BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use folio_pager::{CheckpointMode, JournalMode, LockingMode, Pager, PagerOptions, Synchronous};
-use folio_vfs::Vfs;
+use folio_vfs::{FileKind, OpenFlags, SyncFlags, Vfs, VfsFile};
 use setup::{bench_dir, open, os_vfs, write_pages, PAGE_SIZE};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -98,6 +98,8 @@ const READ_PAGES: u32 = 2000;
 const CHECKPOINT_PAGES: u32 = 4000;
 /// The raw side of the checkpoint writes in pieces of this size (the checkpoint's batches).
 const RAW_WRITE_BYTES: usize = 1 << 18;
+/// The hinted raw write starts write-back after this many bytes (the checkpoint's interval).
+const RAW_HINT_BYTES: u64 = 1 << 19;
 
 /// What a benchmark is held to.
 #[derive(Clone, Copy)]
@@ -219,6 +221,11 @@ struct CommitBench {
     raw_sync: bool,
     frame: Vec<u8>,
     sqlite: rusqlite::Connection,
+    /// The SQLite side's own byte to fill its row with, and its row (as `fill`, `page_no`).
+    sqlite_fill: u8,
+    sqlite_row: u32,
+    /// Stands in for a `-shm` file for the raw lock calls (with shared locking).
+    raw_shm: Option<File>,
 }
 
 /// Bytes of each row of the SQLite side: one row fills one 4 KiB leaf page (no overflow), so
@@ -228,6 +235,7 @@ const SQLITE_ROW_BYTES: usize = 3000;
 impl CommitBench {
     fn new(dir: &Path, vfs: &Arc<dyn Vfs>, name: &str, opts: PagerOptions) -> CommitBench {
         let raw_sync = opts.synchronous >= Synchronous::Full;
+        let opts_locking = opts.locking_mode;
         let sqlite = sqlite_db(&dir.join(format!("commit-{name}.sqlite")), &opts);
         let mut pager = open(vfs, &dir.join(format!("commit-{name}.db")), opts);
         write_pages(&mut pager, COMMIT_PAGES + 1);
@@ -242,13 +250,23 @@ impl CommitBench {
             raw_sync,
             frame: vec![0x5a; FRAME_LEN as usize],
             sqlite,
+            sqlite_fill: 0,
+            sqlite_row: 1,
+            raw_shm: (opts_locking == LockingMode::Normal)
+                .then(|| raw_file(&dir.join(format!("commit-{name}.raw-shm")))),
         }
     }
 
-    /// SQLite's one-page commit: a prepared UPDATE of one row (one leaf page), autocommit.
+    /// SQLite's one-page commit: a prepared UPDATE of one row (one leaf page), autocommit,
+    /// with a value the row does not hold yet: SQLite leaves a page whose cell is overwritten
+    /// with the same bytes clean, and commits nothing then (the cause of its FULL commits
+    /// measuring below a raw `pwrite` + `fdatasync` before session 5, when it shared our fill
+    /// counter and every other update rewrote what the last one wrote).
     fn sqlite_commit(&mut self) {
-        let blob = vec![self.fill; SQLITE_ROW_BYTES];
-        let row = i64::from(self.page_no);
+        self.sqlite_fill = self.sqlite_fill.wrapping_add(1);
+        self.sqlite_row = self.sqlite_row % COMMIT_PAGES + 2;
+        let blob = vec![self.sqlite_fill; SQLITE_ROW_BYTES];
+        let row = i64::from(self.sqlite_row);
         let mut stmt =
             self.sqlite.prepare_cached("UPDATE t SET v = ?1 WHERE id = ?2").expect("prepare");
         assert_eq!(stmt.execute(rusqlite::params![blob, row]).expect("sqlite3 update"), 1);
@@ -270,28 +288,73 @@ impl CommitBench {
         self.raw_offset += FRAME_LEN;
     }
 
-    /// One measured commit, one raw append and one SQLite commit.
-    fn iteration(&mut self) -> [Duration; 3] {
+    /// The raw append inside the `-shm` lock calls a write transaction of the WAL protocol
+    /// needs at the least (with shared locking; none with exclusive locking), as `fcntl`
+    /// calls on the bytes our commit locks: a read mark claimed (exclusive, then converted to
+    /// shared), the WRITE lock, the append, then WRITE and the read mark released together.
+    fn raw_append_locked(&mut self) {
+        const WRITE: i64 = 120;
+        const READ1: i64 = 124;
+        if let Some(shm) = &self.raw_shm {
+            setlk(shm, libc::F_WRLCK, READ1, 1);
+            setlk(shm, libc::F_RDLCK, READ1, 1);
+            setlk(shm, libc::F_WRLCK, WRITE, 1);
+        }
+        self.raw_append();
+        if let Some(shm) = &self.raw_shm {
+            setlk(shm, libc::F_UNLCK, WRITE, READ1 + 1 - WRITE);
+        }
+    }
+
+    /// One measured commit, one raw append, one SQLite commit and one raw append with locks.
+    fn iteration(&mut self) -> [Duration; 4] {
         if self.commits % COMMITS_PER_LOG == 0 {
-            // Unmeasured: the checkpoints, and the commits that restart the logs.
-            self.pager.checkpoint(CheckpointMode::Passive).unwrap();
+            // Unmeasured: the checkpoints, and the commits that restart the logs. Each side's
+            // log holds one frame per commit since the last restart, so every commit timed
+            // wrote its page.
+            let ours = self.pager.checkpoint(CheckpointMode::Passive).unwrap().log;
             self.commit();
-            self.sqlite.execute_batch("PRAGMA wal_checkpoint(PASSIVE)").unwrap();
+            let theirs: u32 = self
+                .sqlite
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+                .unwrap();
             self.sqlite_commit();
+            if self.commits > 0 {
+                let frames = COMMITS_PER_LOG as u32 + 1;
+                assert_eq!((ours, theirs), (frames, frames), "frames in the logs (ours, SQLite's)");
+            }
             self.raw_offset = WAL_HEADER_LEN;
         }
         self.commits += 1;
         // In alternating order: each side pays for the state the others leave equally often.
         if self.commits % 2 == 0 {
             let raw = timed(|| self.raw_append());
+            let locked = timed(|| self.raw_append_locked());
             let commit = timed(|| self.commit());
-            [commit, raw, timed(|| self.sqlite_commit())]
+            [commit, raw, timed(|| self.sqlite_commit()), locked]
         } else {
             let sqlite = timed(|| self.sqlite_commit());
             let commit = timed(|| self.commit());
-            [commit, timed(|| self.raw_append()), sqlite]
+            let locked = timed(|| self.raw_append_locked());
+            [commit, timed(|| self.raw_append()), sqlite, locked]
         }
     }
+}
+
+/// One `fcntl(F_SETLK)` of `len` bytes at `start` of `file`, which must succeed (nobody else
+/// locks the benchmark's file).
+fn setlk(file: &File, kind: libc::c_int, start: i64, len: i64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `flock` is plain data, zero is a valid value for every field.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = kind as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock.l_start = start as libc::off_t;
+    lock.l_len = len as libc::off_t;
+    // SAFETY: F_SETLK reads the `flock` we pass, which lives across the call; the descriptor
+    // is open while `file` is borrowed.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &lock) };
+    assert_eq!(rc, 0, "fcntl F_SETLK: {}", std::io::Error::last_os_error());
 }
 
 /// Stock SQLite's side of a commit benchmark: a WAL database of 4 KiB pages in the same
@@ -334,9 +397,9 @@ fn commits(c: &mut Criterion, results: &mut Vec<Series>) {
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(secs));
         let parts: &'static [&'static str] = if opts.synchronous >= Synchronous::Full {
-            &["commit", "pwrite+fdatasync", "sqlite3"]
+            &["commit", "pwrite+fdatasync", "sqlite3", "+shm locks"]
         } else {
-            &["commit", "pwrite", "sqlite3"]
+            &["commit", "pwrite", "sqlite3", "+shm locks"]
         };
         let mut series = Series::new(label, parts, target, samples);
         let mut bench = CommitBench::new(dir.path(), &vfs, name, opts);
@@ -425,6 +488,8 @@ struct CheckpointBench {
     wal: File,
     fill: u8,
     raw: File,
+    /// The raw file again, through the OS VFS, for the write with write-back hints.
+    raw_vfs: Box<dyn VfsFile>,
     chunk: Vec<u8>,
     read_buf: Vec<u8>,
 }
@@ -444,9 +509,12 @@ impl CheckpointBench {
         assert_eq!(done.checkpointed, done.log, "{done:?}");
         let wal = File::open(folio_wal::wal_path(&path)).unwrap();
         let raw = raw_file(&dir.join("checkpoint.raw"));
+        let raw_vfs = vfs
+            .open(Some(&dir.join("checkpoint.raw")), OpenFlags::read_write(FileKind::MainDb))
+            .unwrap();
         let chunk = vec![0x5a; RAW_WRITE_BYTES];
         let read_buf = vec![0; RAW_WRITE_BYTES];
-        let mut bench = CheckpointBench { pager, wal, fill: 0, raw, chunk, read_buf };
+        let mut bench = CheckpointBench { pager, wal, fill: 0, raw, raw_vfs, chunk, read_buf };
         bench.raw_write(); // the file has its size from now on, as the database has
         bench
     }
@@ -478,6 +546,23 @@ impl CheckpointBench {
         self.raw.sync_data().unwrap();
     }
 
+    /// The same write, with a write-back hint after every [`RAW_HINT_BYTES`] (as the
+    /// checkpoint gives them), then `fdatasync`.
+    fn raw_write_hinted(&mut self) {
+        let mut offset = 0;
+        let mut unhinted = 0;
+        while offset < Self::BYTES {
+            let len = (Self::BYTES - offset).min(self.chunk.len() as u64) as usize;
+            self.raw_vfs.write_at(offset, &self.chunk[..len]).unwrap();
+            offset += len as u64;
+            if offset - unhinted >= RAW_HINT_BYTES {
+                self.raw_vfs.start_writeback(unhinted, offset - unhinted).unwrap();
+                unhinted = offset;
+            }
+        }
+        self.raw_vfs.sync(SyncFlags::NORMAL).unwrap();
+    }
+
     /// Reads the log's frames sequentially (they are in the page cache).
     fn raw_read_log(&mut self) {
         let total = u64::from(CHECKPOINT_PAGES) * FRAME_LEN;
@@ -490,24 +575,25 @@ impl CheckpointBench {
     }
 
     /// The limits: the raw write + fdatasync, an fdatasync of the file now clean, a read of the
-    /// log.
-    fn raw_limits(&mut self) -> [Duration; 3] {
+    /// log; and the raw write with write-back hints.
+    fn raw_limits(&mut self) -> [Duration; 4] {
         let write = timed(|| self.raw_write());
         let clean_sync = timed(|| self.raw.sync_data().unwrap());
-        [write, clean_sync, timed(|| self.raw_read_log())]
+        let read = timed(|| self.raw_read_log());
+        [write, clean_sync, read, timed(|| self.raw_write_hinted())]
     }
 
     /// The measured checkpoint, then (or first) the limits.
-    fn iteration(&mut self, i: u64) -> [Duration; 4] {
+    fn iteration(&mut self, i: u64) -> [Duration; 5] {
         self.fill_log();
-        let (checkpoint, [write, clean_sync, read]) = if i % 2 == 1 {
+        let (checkpoint, [write, clean_sync, read, hinted]) = if i % 2 == 1 {
             let limits = self.raw_limits();
             (timed(|| self.checkpoint()), limits)
         } else {
             let checkpoint = timed(|| self.checkpoint());
             (checkpoint, self.raw_limits())
         };
-        [checkpoint, write, clean_sync, read]
+        [checkpoint, write, clean_sync, read, hinted]
     }
 }
 
@@ -526,7 +612,7 @@ fn checkpoints(c: &mut Criterion, results: &mut Vec<Series>) {
     let target = Target::Bandwidth { bytes: CheckpointBench::BYTES, at_least: 0.8 };
     let mut series = Series::new(
         "checkpoint PASSIVE",
-        &["checkpoint", "write+fdatasync", "clean fdatasync", "read log"],
+        &["checkpoint", "write+fdatasync", "clean fdatasync", "read log", "write+hints+fdatasync"],
         target,
         SAMPLES,
     );
@@ -588,12 +674,25 @@ fn summary(results: &[Series], measuring: bool) {
                     us(2) / 1e3,
                     us(3) / 1e3,
                 );
+                let hinted = s.median_of(|row| row[4] / row[0]);
+                eprintln!(
+                    "  {:<19} write+hints+fdatasync {:.0} MiB/s ({:.1} ms): checkpoint against \
+                     it {hinted:.2}x (reference)",
+                    "",
+                    mib_s(s.median(4)),
+                    us(4) / 1e3,
+                );
             }
         }
-        if s.parts.len() == 3 && !matches!(s.target, Target::Bandwidth { .. }) {
+        if s.parts.len() >= 3 && !matches!(s.target, Target::Bandwidth { .. }) {
             let (ours, theirs) = (s.parts[0], s.parts[2]);
             let ratio = s.median_of(|row| row[0] / row[2]);
-            eprintln!("  {:<19} {ours} / {theirs} {ratio:.2}x", "");
+            let mut line = format!("{ours} / {theirs} {ratio:.2}x");
+            if s.parts.len() == 4 {
+                let floor = s.median_of(|row| row[0] / row[3]);
+                line += &format!("; {ours} / ({} {}) {floor:.2}x", s.parts[1], s.parts[3]);
+            }
+            eprintln!("  {:<19} {line}", "");
         }
     }
 }
