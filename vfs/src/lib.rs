@@ -244,31 +244,73 @@ impl ReadOutcome {
 /// or unmaps. Soundness contract (`shared/DESIGN-NOTES.md` §3): the bytes under a page do not
 /// change while it lives only because the caller holds the lock that stops every writer (SHARED
 /// in rollback mode; in WAL mode a checkpoint never overwrites a page a reader may read from the
-/// database). A foreign process that breaks the protocol by truncating the file can still raise
-/// SIGBUS, exactly as it can for SQLite; `mmap_size = 0` avoids mapping altogether.
+/// database). Only the page's own bytes are ever borrowed, never the whole map: other pages of
+/// it may change meanwhile. A foreign process that breaks the protocol by truncating the file
+/// can still raise SIGBUS, exactly as it can for SQLite; `mmap_size = 0` avoids mapping
+/// altogether.
 #[derive(Clone)]
 pub struct MappedPage {
-    map: StdArc<dyn AsRef<[u8]> + Send + Sync>,
+    backing: Backing,
     start: usize,
     len: usize,
 }
 
+/// What a [`MappedPage`] views.
+#[derive(Clone)]
+enum Backing {
+    /// Bytes a wrapper VFS hands out through [`MappedPage::new`] (its own `as_ref`).
+    Bytes(StdArc<dyn AsRef<[u8]> + Send + Sync>),
+    /// A file map of this crate, of which only the page's own bytes are ever borrowed: other
+    /// parts of a database map may change meanwhile (a checkpoint writing pages no reader of
+    /// this page reads), so no reference may span the whole map.
+    Map(StdArc<dyn PageSource>),
+}
+
+/// A memory map that lends out one range at a time (the OS VFS's file maps).
+pub(crate) trait PageSource: Send + Sync {
+    /// The map's length in bytes.
+    fn len(&self) -> usize;
+
+    /// The bytes `start..start + len`, which must lie inside the map (else a panic); they stay
+    /// put while borrowed under [`MappedPage`]'s contract.
+    fn range(&self, start: usize, len: usize) -> &[u8];
+}
+
+/// True if `start..start + len` lies inside `0..map_len`.
+pub(crate) fn range_inside(start: usize, len: usize, map_len: usize) -> bool {
+    start.checked_add(len).is_some_and(|end| end <= map_len)
+}
+
 impl MappedPage {
-    /// A page covering `start..start + len` of `map`.
+    /// A page covering `start..start + len` of `map`, for a VFS that wraps another one's pages
+    /// (`map` is typically the inner [`MappedPage`], with `start` 0). Only `start..start + len`
+    /// of `map.as_ref()` is read, but `as_ref` itself is `map`'s business.
     ///
     /// # Panics
     /// If the range is not inside the map (a VFS bug, never a disk-content issue).
     pub fn new(map: StdArc<dyn AsRef<[u8]> + Send + Sync>, start: usize, len: usize) -> Self {
         let map_len = (*map).as_ref().len();
-        assert!(start.checked_add(len).is_some_and(|end| end <= map_len), "page outside its map");
-        MappedPage { map, start, len }
+        assert!(range_inside(start, len, map_len), "page outside its map");
+        MappedPage { backing: Backing::Bytes(map), start, len }
+    }
+
+    /// A page covering `start..start + len` of a map of this crate.
+    ///
+    /// # Panics
+    /// If the range is not inside the map.
+    pub(crate) fn of_map(map: StdArc<dyn PageSource>, start: usize, len: usize) -> Self {
+        assert!(range_inside(start, len, map.len()), "page outside its map");
+        MappedPage { backing: Backing::Map(map), start, len }
     }
 }
 
 impl std::ops::Deref for MappedPage {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        &(*self.map).as_ref()[self.start..self.start + self.len]
+        match &self.backing {
+            Backing::Bytes(map) => &(**map).as_ref()[self.start..self.start + self.len],
+            Backing::Map(map) => map.range(self.start, self.len),
+        }
     }
 }
 

@@ -6,17 +6,39 @@
 //! use. A page is never handed out past the file size observed when the map was made, nor past a
 //! size this handle truncated to since.
 
-use crate::{Error, MappedPage, Op, Result, MAX_MMAP_SIZE};
+use crate::{range_inside, Error, MappedPage, Op, PageSource, Result, MAX_MMAP_SIZE};
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
+
+/// A read-only shared map of a file, lent out one page at a time: never as one slice, because
+/// parts of it other than a borrowed page may change while the page is borrowed (another
+/// connection's checkpoint writing the database, a writer appending to the log).
+pub(crate) struct FileMap(memmap2::MmapRaw);
+
+impl PageSource for FileMap {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn range(&self, start: usize, len: usize) -> &[u8] {
+        assert!(range_inside(start, len, self.0.len()), "range outside the map");
+        // SAFETY: `start..start + len` lies inside the mapping (checked above), which stays
+        // mapped while `self` lives, so the pointer is valid for `len` readable bytes. The
+        // bytes do not change while the returned borrow lives: pages are lent only to callers
+        // that hold what keeps every writer of those bytes out (`MappedPage`'s contract), and
+        // Folio never writes through a map. Bytes outside the range are not covered by the
+        // borrow and may change.
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(start), len) }
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct MmapState {
     /// The cap set by `set_mmap_limit`; 0 disables mapping.
     limit: u64,
     /// The current mapping, if any.
-    map: Option<Arc<memmap2::Mmap>>,
+    map: Option<Arc<FileMap>>,
     /// Bytes of `map` that may be handed out (shrinks on truncate).
     usable: u64,
 }
@@ -59,22 +81,22 @@ impl MmapState {
             if end > new_len {
                 return Ok(None);
             }
-            if self.map.as_ref().is_none_or(|m| (m.len() as u64) < new_len) {
+            if self.map.as_ref().is_none_or(|m| (m.0.len() as u64) < new_len) {
                 let map_len = usize::try_from(new_len).expect("mmap limit fits in usize");
-                // SAFETY: the mapping is read-only and shared. memmap2's contract is that the
-                // file is not modified underneath a live `&[u8]` into the map; Folio keeps it by
-                // SQLite's lock protocol (pages are handed out only to a caller that holds the
-                // lock that stops writers, see `MappedPage`), and never writes through the map.
-                // A foreign process violating the protocol can change bytes or raise SIGBUS, as
-                // it can for SQLite; that is documented on `MappedPage`.
-                let map = unsafe { memmap2::MmapOptions::new().len(map_len).map(file) }
+                // Read-only and shared, and never borrowed whole: `FileMap::range` lends one
+                // page at a time. A foreign process violating the lock protocol can change
+                // bytes or raise SIGBUS, as it can for SQLite; that is documented on
+                // `MappedPage`.
+                let map = memmap2::MmapOptions::new()
+                    .len(map_len)
+                    .map_raw_read_only(file)
                     .map_err(|e| Error::io(Op::Mmap, path, e))?;
-                self.map = Some(Arc::new(map));
+                self.map = Some(Arc::new(FileMap(map)));
             }
             self.usable = new_len;
         }
         let map = self.map.as_ref().expect("mapped above");
         let start = usize::try_from(offset).expect("below the mmap limit");
-        Ok(Some(MappedPage::new(map.clone(), start, len)))
+        Ok(Some(MappedPage::of_map(map.clone(), start, len)))
     }
 }
