@@ -70,6 +70,8 @@
 //! `-- wal_read` etc. to run one group); `cargo test -p folio-pager --benches` runs each
 //! benchmark once.
 
+#[path = "common/raw_lock.rs"]
+mod raw_lock;
 #[path = "common/setup.rs"]
 mod setup;
 
@@ -77,6 +79,7 @@ use criterion::measurement::WallTime;
 use criterion::{black_box, BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use folio_pager::{CheckpointMode, JournalMode, LockingMode, Pager, PagerOptions, Synchronous};
 use folio_vfs::{FileKind, OpenFlags, SyncFlags, Vfs, VfsFile};
+use raw_lock::setlk;
 use setup::{bench_dir, open, os_vfs, write_pages, PAGE_SIZE};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -341,21 +344,6 @@ impl CommitBench {
     }
 }
 
-/// One `fcntl(F_SETLK)` of `len` bytes at `start` of `file`, which must succeed (nobody else
-/// locks the benchmark's file).
-fn setlk(file: &File, kind: libc::c_int, start: i64, len: i64) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: `flock` is plain data, zero is a valid value for every field.
-    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
-    lock.l_type = kind as libc::c_short;
-    lock.l_whence = libc::SEEK_SET as libc::c_short;
-    lock.l_start = start as libc::off_t;
-    lock.l_len = len as libc::off_t;
-    // SAFETY: F_SETLK reads the `flock` we pass, which lives across the call; the descriptor
-    // is open while `file` is borrowed.
-    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &lock) };
-    assert_eq!(rc, 0, "fcntl F_SETLK: {}", std::io::Error::last_os_error());
-}
 
 /// Stock SQLite's side of a commit benchmark: a WAL database of 4 KiB pages in the same
 /// synchronous and locking mode, one row per leaf page, auto-checkpoint off (the benchmark
