@@ -344,7 +344,6 @@ impl CommitBench {
     }
 }
 
-
 /// Stock SQLite's side of a commit benchmark: a WAL database of 4 KiB pages in the same
 /// synchronous and locking mode, one row per leaf page, auto-checkpoint off (the benchmark
 /// checkpoints both sides, unmeasured, every [`COMMITS_PER_LOG`] commits).
