@@ -103,6 +103,23 @@ pub trait Subject {
 
 const POINT_BITS: u32 = 20;
 
+/// The number in environment variable `name` (`FOLIO_CRASH_SEEDS`, `FOLIO_CRASH_MINUTES`; hex
+/// with `0x` or decimal), if set.
+///
+/// # Panics
+/// If it is set to something that is not a number: a sweep must not run another budget than
+/// the one asked for.
+pub fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| {
+        folio_vfs::sim::parse_seed(&v).unwrap_or_else(|| panic!("{name}={v:?} is not a number"))
+    })
+}
+
+/// The run seed `FOLIO_SEED` names, when a single run is to be replayed.
+pub fn replay_seed() -> Option<u64> {
+    std::env::var("FOLIO_SEED").is_ok().then(|| folio_vfs::sim::seed_from_env(0))
+}
+
 /// Builds a run seed from a workload seed and a crash-point index.
 pub fn run_seed(workload_seed: u64, point: u64) -> u64 {
     (workload_seed << POINT_BITS) | (point & ((1 << POINT_BITS) - 1))

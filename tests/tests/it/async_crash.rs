@@ -218,10 +218,7 @@ fn fault_sweep(store: &ToyStore, workload_seed: u64, kind: FaultKind) -> Report 
 }
 
 fn seeds() -> u64 {
-    std::env::var("FOLIO_CRASH_SEEDS")
-        .ok()
-        .map(|v| folio_vfs::sim::parse_seed(&v).expect("FOLIO_CRASH_SEEDS is a number"))
-        .unwrap_or(CI_SEEDS)
+    folio_tests::crash::env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS)
 }
 
 #[test]

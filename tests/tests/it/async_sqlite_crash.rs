@@ -406,10 +406,7 @@ fn sweep(case: Case, first_seed: u64, n_workloads: u64, tally: &mut Tally) {
 }
 
 fn seeds() -> u64 {
-    std::env::var("FOLIO_CRASH_SEEDS")
-        .ok()
-        .map(|v| folio_vfs::sim::parse_seed(&v).expect("FOLIO_CRASH_SEEDS is a number"))
-        .unwrap_or(CI_SEEDS)
+    folio_tests::crash::env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS)
 }
 
 fn assert_clean(tally: &Tally, what: &str) {

@@ -22,12 +22,6 @@ use std::time::{Duration, Instant};
 const CI_SEEDS: u64 = 1;
 const FIRST_SEED: u64 = 0x5715;
 
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| {
-        folio_vfs::sim::parse_seed(&v).unwrap_or_else(|| panic!("{name}={v:?} is not a number"))
-    })
-}
-
 #[test]
 fn stock_sqlite_on_the_simulated_disk_recovers_a_committed_prefix_at_every_crash_point() {
     if std::env::var("FOLIO_SEED").is_ok() {
@@ -39,13 +33,13 @@ fn stock_sqlite_on_the_simulated_disk_recovers_a_committed_prefix_at_every_crash
         }
         return;
     }
-    let seeds = env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS);
+    let seeds = crash::env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS);
     let mut total = 0;
     for mode in JournalMode::ALL {
         let start = Instant::now();
         let subject = StockSqlite::new(mode);
         let mut report = crash::sweep(&subject, FIRST_SEED, seeds);
-        if let Some(minutes) = env_u64("FOLIO_CRASH_MINUTES") {
+        if let Some(minutes) = crash::env_u64("FOLIO_CRASH_MINUTES") {
             // The sampling budget is shared between the modes.
             let mut rng = Rng::new(seed_from_env(0x0057_0c4d) ^ mode as u64);
             let budget = Duration::from_secs(minutes * 60 / JournalMode::ALL.len() as u64);

@@ -14,12 +14,6 @@ use std::time::Duration;
 /// The CI budget of workloads swept over every crash point.
 const CI_SEEDS: u64 = 4;
 
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| {
-        folio_vfs::sim::parse_seed(&v).unwrap_or_else(|| panic!("{name}={v:?} is not a number"))
-    })
-}
-
 #[test]
 fn the_correct_protocol_survives_every_crash_point() {
     let store = ToyStore::correct();
@@ -30,9 +24,9 @@ fn the_correct_protocol_survives_every_crash_point() {
         return;
     }
     let first = 0x701d;
-    let seeds = env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS);
+    let seeds = crash::env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS);
     let mut report = crash::sweep(&store, first, seeds);
-    if let Some(minutes) = env_u64("FOLIO_CRASH_MINUTES") {
+    if let Some(minutes) = crash::env_u64("FOLIO_CRASH_MINUTES") {
         let mut rng = Rng::new(seed_from_env(0x005a_4d9e));
         let sampled = crash::sample_for(&store, &mut rng, Duration::from_secs(minutes * 60));
         report.runs += sampled.runs;

@@ -21,7 +21,7 @@ use folio_tests::crash::pager::transplant::{
 };
 use folio_tests::crash::pager::{diagnose, sqlite_durability, Device, PagerSubject, Recovery};
 use folio_tests::crash::{self, Durability, Outcome, Report, Subject};
-use folio_vfs::sim::{seed_from_env, FaultKind, Rng, SimVfs};
+use folio_vfs::sim::{FaultKind, Rng, SimVfs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,16 +29,6 @@ use std::time::{Duration, Instant};
 const CI_SEEDS: u64 = 24;
 /// The first workload seed of the sweeps.
 const FIRST_SEED: u64 = 0x9a6e;
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| {
-        folio_vfs::sim::parse_seed(&v).unwrap_or_else(|| panic!("{name}={v:?} is not a number"))
-    })
-}
-
-fn replay_seed() -> Option<u64> {
-    std::env::var("FOLIO_SEED").is_ok().then(|| seed_from_env(0))
-}
 
 /// The configurations of one mode × level: devices and page sizes.
 fn configs(mode: JournalMode, sync: Synchronous) -> Vec<PagerSubject> {
@@ -96,12 +86,12 @@ fn replay<T: Subject>(subjects: &[(String, T)], seed: u64) {
 /// the oracle and that an allowed loss is observed where one is allowed.
 fn check_matrix(mode: JournalMode, sync: Synchronous) {
     let subjects = configs(mode, sync);
-    if let Some(seed) = replay_seed() {
+    if let Some(seed) = crash::replay_seed() {
         return crash::replay_explained(&subjects, seed);
     }
     let start = Instant::now();
-    let seeds = env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS);
-    let sample = env_u64("FOLIO_CRASH_MINUTES")
+    let seeds = crash::env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS);
+    let sample = crash::env_u64("FOLIO_CRASH_MINUTES")
         .map(|m| Duration::from_secs(m * 60) / (9 * subjects.len() as u32));
     let mut rng = Rng::new(0x5a3b ^ (mode as u64) << 8 ^ sync as u64);
     let mut reports = Vec::new();
@@ -312,7 +302,7 @@ fn a_pager_run_seed_replays_the_same_crash_image() {
 fn check_faults(mode: JournalMode) {
     let start = Instant::now();
     // A violation names the run seed `workload seed << 20`; FOLIO_SEED takes that back.
-    let seed = replay_seed().map_or(0xfa17, |s| s >> 20);
+    let seed = crash::replay_seed().map_or(0xfa17, |s| s >> 20);
     let mut reports = Vec::new();
     for sync in [Synchronous::Normal, Synchronous::Full, Synchronous::Extra] {
         for (device, page_size) in [(Device::Psow, 1024), (Device::NoPsow, 1024)] {
@@ -369,7 +359,7 @@ fn stock_sqlite3_recovers_crash_images_to_the_version_our_pager_recovers() {
             subjects.push((subject.label(), subject));
         }
     }
-    if let Some(seed) = replay_seed() {
+    if let Some(seed) = crash::replay_seed() {
         return replay(&subjects, seed);
     }
     let start = Instant::now();

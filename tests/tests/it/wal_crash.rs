@@ -30,7 +30,7 @@ use folio_tests::crash::pager::wal::{
 use folio_tests::crash::pager::{sqlite_durability, Device, PagerSubject, PagerTxns, Txn, DB};
 use folio_tests::crash::{self, Durability, Outcome, Report, Subject};
 use folio_tests::sqlite_cli::run_sqlite3_cli;
-use folio_vfs::sim::{seed_from_env, FaultKind, FaultOp, Rng, SimVfs};
+use folio_vfs::sim::{FaultKind, FaultOp, Rng, SimVfs};
 use folio_vfs::{FileKind, OpenFlags, Vfs};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,16 +41,6 @@ use std::time::{Duration, Instant};
 const CI_SEEDS: u64 = 8;
 /// The first workload seed of the sweeps.
 const FIRST_SEED: u64 = 0x3a1e;
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| {
-        folio_vfs::sim::parse_seed(&v).unwrap_or_else(|| panic!("{name}={v:?} is not a number"))
-    })
-}
-
-fn replay_seed() -> Option<u64> {
-    std::env::var("FOLIO_SEED").is_ok().then(|| seed_from_env(0))
-}
 
 /// The configurations of one level: devices and page sizes. Without powersafe overwrite a
 /// 1024-byte page shares a 4096-byte sector with others (commit padding at FULL); SEQUENTIAL
@@ -130,12 +120,12 @@ fn tally_crash_points(
 /// the oracle, and that losses show up exactly where they are allowed.
 fn check_level(sync: Synchronous, ci_seeds: u64) {
     let subjects = configs(sync);
-    if let Some(seed) = replay_seed() {
+    if let Some(seed) = crash::replay_seed() {
         return crash::replay_explained(&subjects, seed);
     }
     let start = Instant::now();
-    let seeds = env_u64("FOLIO_CRASH_SEEDS").unwrap_or(ci_seeds);
-    let sample = env_u64("FOLIO_CRASH_MINUTES")
+    let seeds = crash::env_u64("FOLIO_CRASH_SEEDS").unwrap_or(ci_seeds);
+    let sample = crash::env_u64("FOLIO_CRASH_MINUTES")
         .map(|m| Duration::from_secs(m * 60) / (3 * subjects.len() as u32));
     let mut rng = Rng::new(0x3a1_5a3b ^ sync as u64);
     let mut reports = Vec::new();
@@ -408,9 +398,9 @@ fn wal_survives_an_io_error_at_every_operation_then_a_crash() {
     let start = Instant::now();
     // A violation names the run seed `workload seed << 20`; FOLIO_SEED takes that back. One
     // workload in CI; a larger FOLIO_CRASH_SEEDS sweeps one more per 25.
-    let (first, n) = match replay_seed() {
+    let (first, n) = match crash::replay_seed() {
         Some(s) => (s >> 20, 1),
-        None => (0xfa17, env_u64("FOLIO_CRASH_SEEDS").map_or(1, |n| (n / 25).max(1))),
+        None => (0xfa17, crash::env_u64("FOLIO_CRASH_SEEDS").map_or(1, |n| (n / 25).max(1))),
     };
     let mut reports = Vec::new();
     for sync in [Synchronous::Normal, Synchronous::Full] {
@@ -469,7 +459,7 @@ fn stock_sqlite3_recovers_wal_crash_images_to_the_pages_our_pager_recovers() {
             subjects.push(WalSubject::new(txns));
         }
     }
-    if let Some(seed) = replay_seed() {
+    if let Some(seed) = crash::replay_seed() {
         for subject in &subjects {
             let outcome = crash::run_one(subject, seed).unwrap_or_else(|v| panic!("{v}"));
             eprintln!("[{}] run seed {seed:#x}: {outcome:?}", subject.label());
@@ -477,7 +467,7 @@ fn stock_sqlite3_recovers_wal_crash_images_to_the_pages_our_pager_recovers() {
         return;
     }
     let start = Instant::now();
-    let wanted = env_u64("FOLIO_CRASH_SEEDS").map_or(SQLITE3_IMAGES, |n| n as usize / 2);
+    let wanted = crash::env_u64("FOLIO_CRASH_SEEDS").map_or(SQLITE3_IMAGES, |n| n as usize / 2);
     let wanted = wanted.max(SQLITE3_IMAGES);
     let (mut images, mut with_log, mut tried) = (0, 0, 0);
     let mut seen = std::collections::BTreeSet::new();
