@@ -458,6 +458,10 @@ impl Vfs for AsyncVfs {
         self.shared.parent.full_path(path)
     }
 
+    fn canonical_path(&self, path: &Path) -> Result<folio_vfs::CanonicalPath> {
+        self.shared.parent.canonical_path(path)
+    }
+
     fn randomness(&self, buf: &mut [u8]) -> Result<()> {
         self.shared.parent.randomness(buf)
     }

@@ -15,6 +15,13 @@ use std::os::raw::c_int;
 /// links the system's library, so spelled out here.
 pub(crate) const SQLITE_READONLY_CANTINIT: c_int = ffi::SQLITE_READONLY | (5 << 8);
 
+/// `SQLITE_OK_SYMLINK` (SQLite 3.31): `xFullPathname` followed a symbolic link; missing from the
+/// 3.14 bindings.
+pub(crate) const SQLITE_OK_SYMLINK: c_int = ffi::SQLITE_OK | (2 << 8);
+
+/// `SQLITE_OPEN_NOFOLLOW` (SQLite 3.31), likewise missing from the 3.14 bindings.
+const SQLITE_OPEN_NOFOLLOW: c_int = 0x0100_0000;
+
 /// `SQLITE_OPEN_SUPER_JOURNAL` (SQLite 3.33's name for `SQLITE_OPEN_MASTER_JOURNAL`), likewise
 /// missing from the 3.14 bindings.
 const SQLITE_OPEN_SUPER_JOURNAL: c_int = 0x0000_4000;
@@ -102,6 +109,7 @@ pub fn open_flags(flags: c_int, named: bool) -> OpenFlags {
         create: flags & ffi::SQLITE_OPEN_CREATE != 0,
         exclusive: flags & ffi::SQLITE_OPEN_EXCLUSIVE != 0,
         delete_on_close: flags & ffi::SQLITE_OPEN_DELETEONCLOSE != 0,
+        no_follow: flags & SQLITE_OPEN_NOFOLLOW != 0,
     }
 }
 

@@ -340,11 +340,19 @@ unsafe extern "C" fn x_file_control(
                 unsafe { *arg.cast::<*mut std::os::raw::c_char>() = name };
                 ffi::SQLITE_OK
             }
+            ffi::SQLITE_FCNTL_HAS_MOVED => match state.file.has_moved() {
+                Ok(moved) => {
+                    // SAFETY: for this op SQLite passes a valid, aligned `int *`.
+                    unsafe { *arg.cast::<c_int>() = c_int::from(moved) };
+                    ffi::SQLITE_OK
+                }
+                Err(e) => fail(&e),
+            },
             // Hints with nothing to do: Folio files grow on write, and no chunking is kept.
             ffi::SQLITE_FCNTL_SIZE_HINT | ffi::SQLITE_FCNTL_CHUNK_SIZE => ffi::SQLITE_OK,
-            // Everything else, including PRAGMA (so SQLite runs its own pragmas), HAS_MOVED
-            // (SQLite then assumes the file did not move) and the atomic-write controls (never
-            // asked for: BATCH_ATOMIC is never advertised), is not ours.
+            // Everything else, including PRAGMA (so SQLite runs its own pragmas) and the
+            // atomic-write controls (never asked for: BATCH_ATOMIC is never advertised), is not
+            // ours.
             _ => ffi::SQLITE_NOTFOUND,
         }
     })

@@ -204,8 +204,8 @@ unsafe extern "C" fn x_full_pathname(
         };
         // SAFETY: SQLite passes a NUL-terminated name valid during the call.
         let path = unsafe { path_from_c(name) };
-        let full = match inner.full_path(&path) {
-            Ok(full) => full,
+        let (full, via_symlink) = match inner.canonical_path(&path) {
+            Ok(c) => (c.path, c.via_symlink),
             Err(e) => return fail(&e),
         };
         let bytes = full.as_os_str().as_encoded_bytes();
@@ -230,7 +230,12 @@ unsafe extern "C" fn x_full_pathname(
             ptr::copy_nonoverlapping(bytes.as_ptr(), out.cast::<u8>(), bytes.len());
             *out.add(bytes.len()) = 0;
         }
-        ffi::SQLITE_OK
+        // As the unix VFS does: SQLite refuses an SQLITE_OPEN_NOFOLLOW open on this answer.
+        if via_symlink {
+            crate::codes::SQLITE_OK_SYMLINK
+        } else {
+            ffi::SQLITE_OK
+        }
     })
 }
 

@@ -114,6 +114,10 @@ pub struct PagerOptions {
     /// `wal_autocheckpoint`: after a commit leaves at least this many frames in the log, run a
     /// PASSIVE checkpoint (0 disables).
     pub wal_autocheckpoint: u32,
+    /// Refuse a database name that leads through a symbolic link (SQLite's
+    /// `SQLITE_OPEN_NOFOLLOW`). Without it links are followed and the journal and log are
+    /// named after the file the links lead to, as SQLite names them.
+    pub no_follow: bool,
 }
 
 impl Default for PagerOptions {
@@ -131,6 +135,7 @@ impl Default for PagerOptions {
             create: true,
             busy_timeout: Duration::ZERO,
             wal_autocheckpoint: DEFAULT_WAL_AUTOCHECKPOINT,
+            no_follow: false,
         }
     }
 }

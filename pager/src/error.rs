@@ -46,6 +46,14 @@ pub enum Error {
         /// What was attempted.
         what: String,
     },
+    /// The database file was renamed or deleted (or another file took its name) since it was
+    /// opened, so a journal made now would sit beside the wrong file: writing is refused
+    /// (SQLITE_READONLY_DBMOVED). Reading goes on; reopen the database under its new name.
+    #[error("{} was moved or deleted while open; refusing to write it (reopen it by its new name)", path.display())]
+    Moved {
+        /// The name the database was opened under.
+        path: PathBuf,
+    },
     /// A hot journal must be rolled back but this pager is read-only (SQLITE_READONLY_ROLLBACK).
     #[error("{} has a hot journal that a read-only connection cannot roll back", path.display())]
     ReadOnlyRollback {

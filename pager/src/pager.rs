@@ -136,13 +136,26 @@ impl Pager {
     /// the first transaction.
     pub fn open(vfs: Arc<dyn Vfs>, path: &Path, opts: PagerOptions) -> Result<Pager> {
         config::check_page_size(opts.page_size)?;
-        let flags = if opts.read_only {
+        let mut flags = if opts.read_only {
             OpenFlags::read_only(FileKind::MainDb)
         } else if opts.create {
             OpenFlags::create(FileKind::MainDb)
         } else {
             OpenFlags::read_write(FileKind::MainDb)
         };
+        flags.no_follow = opts.no_follow;
+        // As SQLite does (`xFullPathname`): a name that leads through symbolic links is replaced
+        // by the file's own, so the journal and log sit beside the file every other
+        // connection finds, whatever name it used. Other names are kept as given.
+        let canonical = vfs.canonical_path(path)?;
+        if canonical.via_symlink && opts.no_follow {
+            return Err(Error::Vfs(folio_vfs::Error::CantOpen {
+                path: path.to_path_buf(),
+                reason: "the name leads through a symbolic link and no_follow is set".into(),
+                source: None,
+            }));
+        }
+        let path = if canonical.via_symlink { &canonical.path } else { path };
         let db: Arc<dyn VfsFile> = Arc::from(vfs.open(Some(path), flags)?);
         let path = db.path().to_path_buf();
         let device = db.device_characteristics();

@@ -95,12 +95,23 @@ pub struct OpenFlags {
     pub exclusive: bool,
     /// Delete the file when the handle is closed.
     pub delete_on_close: bool,
+    /// Refuse a path whose last component is a symbolic link (`SQLITE_OPEN_NOFOLLOW`; the OS
+    /// VFS opens with `O_NOFOLLOW`). Links in the directories above are still followed, as in
+    /// SQLite; [`Vfs::canonical_path`] says whether any was.
+    pub no_follow: bool,
 }
 
 impl OpenFlags {
     /// Read-write, creating the file if missing.
     pub fn create(kind: FileKind) -> Self {
-        OpenFlags { kind, write: true, create: true, exclusive: false, delete_on_close: false }
+        OpenFlags {
+            kind,
+            write: true,
+            create: true,
+            exclusive: false,
+            delete_on_close: false,
+            no_follow: false,
+        }
     }
 
     /// Read-write; the file must exist.
@@ -121,6 +132,11 @@ impl OpenFlags {
     /// The same flags with `delete_on_close` set.
     pub fn delete_on_close(self) -> Self {
         OpenFlags { delete_on_close: true, ..self }
+    }
+
+    /// The same flags with `no_follow` set (the path must not name a symbolic link).
+    pub fn no_follow(self) -> Self {
+        OpenFlags { no_follow: true, ..self }
     }
 
     /// The flags every VFS uses for a temporary file (`open(None, ..)`): a fresh file, read-write,
@@ -341,11 +357,27 @@ pub trait Vfs: Send + Sync {
     /// The canonical absolute form of `path` (the file need not exist; its directory must).
     fn full_path(&self, path: &Path) -> Result<PathBuf>;
 
+    /// [`Vfs::full_path`], and whether a symbolic link was followed to reach it (SQLite's
+    /// `SQLITE_OK_SYMLINK`, on which SQLite refuses an `SQLITE_OPEN_NOFOLLOW` open). The
+    /// default follows no links: a VFS without them says so.
+    fn canonical_path(&self, path: &Path) -> Result<CanonicalPath> {
+        Ok(CanonicalPath { path: self.full_path(path)?, via_symlink: false })
+    }
+
     /// Fills `buf` with randomness (salts, nonces); the simulated disk makes this deterministic.
     fn randomness(&self, buf: &mut [u8]) -> Result<()>;
 
     /// Sleeps for about `duration` (busy handlers use this, never `std::thread::sleep`).
     fn sleep(&self, duration: Duration);
+}
+
+/// What [`Vfs::canonical_path`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalPath {
+    /// The canonical absolute path.
+    pub path: PathBuf,
+    /// A symbolic link was followed on the way.
+    pub via_symlink: bool,
 }
 
 /// An open file: SQLite's `sqlite3_io_methods` v1 to v3.
@@ -417,6 +449,14 @@ pub trait VfsFile: Send + Sync {
 
     /// True if any connection (this process or another) holds RESERVED or stronger.
     fn check_reserved_lock(&self) -> Result<bool>;
+
+    /// True if the name this file was opened under no longer leads to it: the file was
+    /// renamed or deleted, or another file took its name (SQLite's `SQLITE_FCNTL_HAS_MOVED`).
+    /// A journal or WAL created now would sit beside the wrong database, so a writer must
+    /// refuse. The default (a VFS whose names cannot move under an open file) says no.
+    fn has_moved(&self) -> Result<bool> {
+        Ok(false)
+    }
 
     /// The sector size the journal should assume.
     fn sector_size(&self) -> u32 {

@@ -20,14 +20,15 @@ use crate::lock::{InodeLocks, LockLevel};
 use crate::shm::{ShmLockKind, ShmRegion};
 use crate::sync::{Arc, Mutex};
 use crate::{
-    AccessCheck, DeviceCharacteristics, Error, FileKind, MappedPage, Op, OpenFlags, ReadOutcome,
-    Result, SyncFlags, Vfs, VfsFile,
+    AccessCheck, CanonicalPath, DeviceCharacteristics, Error, FileKind, MappedPage, Op, OpenFlags,
+    ReadOutcome, Result, SyncFlags, Vfs, VfsFile,
 };
 use fcntl::FcntlLocks;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, IoSlice, Read};
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,6 +37,9 @@ use std::time::Duration;
 
 /// Permission bits of files created without a database to copy them from.
 const DEFAULT_FILE_MODE: u32 = 0o644;
+
+/// The most symbolic links one name may lead through (SQLite's `SQLITE_MAX_SYMLINK`).
+pub const MAX_SYMLINKS: u32 = 100;
 
 /// The OS VFS. Cheap to create; all instances share the process-wide inode table.
 #[derive(Debug, Default, Clone)]
@@ -60,13 +64,41 @@ struct FileId {
 /// Everything this process shares about one inode (SQLite's `unixInodeInfo`): the lock table
 /// entry (whose payload parks descriptors that must not be closed yet) and the `-shm` node.
 pub(crate) struct Inode {
-    locks: InodeLocks<Vec<File>>,
+    locks: InodeLocks<Vec<Parked>>,
     shm: Mutex<Weak<shm::ShmNode>>,
+}
+
+/// A descriptor of a closed handle, kept open because closing it would drop the process's
+/// locks on the inode (SQLite's `UnixUnusedFd`). The next open of the same inode with the same
+/// access takes it back, so parked descriptors never pile up; the last unlock closes the rest.
+struct Parked {
+    file: File,
+    /// The open asked for write access (what a later open must ask for to take it back).
+    asked_write: bool,
+    /// It was opened, or fell back to, read-only.
+    read_only: bool,
 }
 
 fn inode_table() -> &'static Mutex<HashMap<FileId, Weak<Inode>>> {
     static TABLE: OnceLock<Mutex<HashMap<FileId, Weak<Inode>>>> = OnceLock::new();
     TABLE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// A parked descriptor of the database `path` names now, opened with the access `flags` asks
+/// for (SQLite's `findReusableFd`), if this process has one.
+fn take_parked(path: &Path, flags: OpenFlags) -> Option<Parked> {
+    if flags.kind != FileKind::MainDb || (flags.create && flags.exclusive) {
+        return None;
+    }
+    // With `no_follow` a link is never resolved here: its open must fail with ELOOP.
+    let meta =
+        if flags.no_follow { std::fs::symlink_metadata(path) } else { std::fs::metadata(path) };
+    let meta = meta.ok().filter(|m| m.is_file())?;
+    let id = FileId { dev: meta.dev(), ino: meta.ino() };
+    let inode = inode_table().lock().get(&id).and_then(Weak::upgrade)?;
+    let mut state = inode.locks.state();
+    let at = state.extra.iter().position(|p| p.asked_write == flags.write)?;
+    Some(state.extra.swap_remove(at))
 }
 
 fn inode_for(id: FileId) -> Arc<Inode> {
@@ -99,11 +131,122 @@ fn read_urandom(buf: &mut [u8]) -> io::Result<()> {
     File::open("/dev/urandom")?.read_exact(buf)
 }
 
-/// The permission bits for a journal, WAL or `-shm` created beside `db_path`: the database's
-/// own, as SQLite does (`findCreateFileMode`), so other users who can write the database can
-/// also recover it.
-fn mode_beside(db_path: &Path) -> u32 {
-    std::fs::metadata(db_path).map(|m| m.permissions().mode() & 0o777).unwrap_or(DEFAULT_FILE_MODE)
+/// The permission bits and owner a journal, WAL or `-shm` of the database `db_path` gets: the
+/// database's own, as SQLite does (`findCreateFileMode`, `robust_open`, `robustFchown`), so
+/// every user who can write the database can also open and recover it.
+#[derive(Debug, Clone, Copy)]
+struct SidecarOwner {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+impl SidecarOwner {
+    /// The database's mode and owner, or `None` if it cannot be examined.
+    fn of(db_path: &Path) -> Option<SidecarOwner> {
+        let meta = std::fs::metadata(db_path).ok()?;
+        Some(SidecarOwner { mode: meta.mode() & 0o777, uid: meta.uid(), gid: meta.gid() })
+    }
+
+    /// Gives `file`, just opened, the database's mode and owner: the mode if the file is empty
+    /// and the umask cut bits from it (SQLite's `robust_open` does the same `fchmod`), the owner
+    /// when this process runs as root (otherwise `fchown` could not succeed). Failures are
+    /// ignored, as SQLite ignores them: the file works either way, only for fewer users.
+    fn apply(self, file: &File) {
+        if let Ok(meta) = file.metadata() {
+            if meta.len() == 0 && meta.mode() & 0o777 != self.mode {
+                let _ = file.set_permissions(std::fs::Permissions::from_mode(self.mode));
+            }
+            if running_as_root() && (meta.uid() != self.uid || meta.gid() != self.gid) {
+                let _ = std::os::unix::fs::fchown(file, Some(self.uid), Some(self.gid));
+            }
+        }
+    }
+}
+
+fn running_as_root() -> bool {
+    // SAFETY: geteuid takes no arguments, touches no memory and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// SQLite's `unixFullPathname`: `path` made absolute (relative to the working directory), `.`
+/// and `..` applied, and every symbolic link met on the way replaced by its target (relative
+/// targets resolved against the link's directory), at most [`MAX_SYMLINKS`] of them. Elements
+/// that do not exist are kept as written, so a database may be named before it is created.
+fn resolve_path(path: &Path) -> Result<CanonicalPath> {
+    let mut resolver = Resolver { out: Vec::new(), links: 0, original: path };
+    if !path.is_absolute() {
+        let cwd = std::env::current_dir().map_err(|e| Error::io(Op::FullPath, path, e))?;
+        resolver.append_all(cwd.as_os_str().as_bytes())?;
+    }
+    resolver.append_all(path.as_os_str().as_bytes())?;
+    if resolver.out.len() < 2 {
+        return Err(Error::io(
+            Op::FullPath,
+            path,
+            io::Error::new(io::ErrorKind::InvalidInput, "the name resolves to the root directory"),
+        ));
+    }
+    let path = PathBuf::from(std::ffi::OsStr::from_bytes(&resolver.out));
+    Ok(CanonicalPath { path, via_symlink: resolver.links > 0 })
+}
+
+/// The state of [`resolve_path`]: the absolute path so far (empty for the root) and the links
+/// followed.
+struct Resolver<'a> {
+    out: Vec<u8>,
+    links: u32,
+    original: &'a Path,
+}
+
+impl Resolver<'_> {
+    fn append_all(&mut self, path: &[u8]) -> Result<()> {
+        for element in path.split(|&b| b == b'/').filter(|e| !e.is_empty()) {
+            self.append_one(element)?;
+        }
+        Ok(())
+    }
+
+    fn append_one(&mut self, name: &[u8]) -> Result<()> {
+        match name {
+            b"." => return Ok(()),
+            b".." => {
+                // Everything before is resolved already, so `..` is purely lexical here.
+                let parent = self.out.iter().rposition(|&b| b == b'/').unwrap_or(0);
+                self.out.truncate(parent);
+                return Ok(());
+            }
+            _ => {}
+        }
+        self.out.push(b'/');
+        self.out.extend_from_slice(name);
+        let here = Path::new(std::ffi::OsStr::from_bytes(&self.out));
+        let meta = match std::fs::symlink_metadata(here) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(Op::FullPath, self.original, e)),
+        };
+        if !meta.file_type().is_symlink() {
+            return Ok(());
+        }
+        self.links += 1;
+        if self.links > MAX_SYMLINKS {
+            let e = io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("more than {MAX_SYMLINKS} symbolic links on the way"),
+            );
+            return Err(Error::io(Op::FullPath, self.original, e));
+        }
+        let target =
+            std::fs::read_link(here).map_err(|e| Error::io(Op::FullPath, self.original, e))?;
+        let target = target.as_os_str().as_bytes();
+        if target.first() == Some(&b'/') {
+            self.out.clear();
+        } else {
+            self.out.truncate(self.out.len() - name.len() - 1);
+        }
+        self.append_all(target)
+    }
 }
 
 /// The database a journal or WAL belongs to: its path without the suffix.
@@ -246,18 +389,11 @@ impl Vfs for OsVfs {
     }
 
     fn full_path(&self, path: &Path) -> Result<PathBuf> {
-        let absolute = if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            std::env::current_dir().map_err(|e| Error::io(Op::FullPath, path, e))?.join(path)
-        };
-        // Resolve the directory (symlinks, `..`); the file itself need not exist yet.
-        match (absolute.parent(), absolute.file_name()) {
-            (Some(dir), Some(name)) => std::fs::canonicalize(dir)
-                .map(|d| d.join(name))
-                .map_err(|e| Error::io(Op::FullPath, path, e)),
-            _ => Ok(absolute),
-        }
+        resolve_path(path).map(|c| c.path)
+    }
+
+    fn canonical_path(&self, path: &Path) -> Result<CanonicalPath> {
+        resolve_path(path)
     }
 
     fn randomness(&self, buf: &mut [u8]) -> Result<()> {
@@ -285,6 +421,8 @@ pub struct OsFile {
     lock: Mutex<LockLevel>,
     shm: Mutex<Option<shm::ShmConn>>,
     mmap: Mutex<mmap::MmapState>,
+    /// The open asked for write access (a parked descriptor goes back to such an open only).
+    asked_write: bool,
 }
 
 impl std::fmt::Debug for OsFile {
@@ -305,16 +443,23 @@ impl OsFile {
         if flags.create && !flags.write {
             return Err(cant_open(&path, "cannot create a file opened read-only", None));
         }
-        let mode = database_of(&path, flags.kind).map_or(DEFAULT_FILE_MODE, |db| mode_beside(&db));
+        let owner = database_of(&path, flags.kind).and_then(|db| SidecarOwner::of(&db));
         let mut options = std::fs::OpenOptions::new();
-        options.read(true).write(flags.write).mode(mode);
+        options.read(true).write(flags.write).mode(owner.map_or(DEFAULT_FILE_MODE, |o| o.mode));
+        if flags.no_follow {
+            options.custom_flags(libc::O_NOFOLLOW);
+        }
         if flags.create && flags.exclusive {
             options.create_new(true);
         } else if flags.create {
             options.create(true);
         }
-        let (file, read_only) = match options.open(&path) {
-            Ok(file) => (file, !flags.write),
+        let opened = match take_parked(&path, flags) {
+            Some(parked) => Ok((parked.file, parked.read_only)),
+            None => options.open(&path).map(|file| (file, !flags.write)),
+        };
+        let (file, read_only) = match opened {
+            Ok(opened) => opened,
             // As SQLite does, a database we may not write is opened read-only rather than
             // refused; writes then fail with ReadOnly.
             Err(e)
@@ -336,6 +481,9 @@ impl OsFile {
                     io::ErrorKind::AlreadyExists => "it already exists (exclusive create)",
                     io::ErrorKind::PermissionDenied => "permission denied",
                     _ if e.raw_os_error() == Some(libc::EISDIR) => "it is a directory",
+                    _ if flags.no_follow && e.raw_os_error() == Some(libc::ELOOP) => {
+                        "it is a symbolic link and the open asked not to follow links"
+                    }
                     _ => "the OS refused",
                 };
                 return Err(cant_open(&path, reason, Some(e)));
@@ -344,6 +492,9 @@ impl OsFile {
         let meta = file.metadata().map_err(|e| cant_open(&path, "cannot stat", Some(e)))?;
         if meta.is_dir() {
             return Err(cant_open(&path, "it is a directory", None));
+        }
+        if let (Some(owner), false) = (owner, read_only) {
+            owner.apply(&file);
         }
         let id = FileId { dev: meta.dev(), ino: meta.ino() };
         let inode = inode_for(id);
@@ -359,6 +510,7 @@ impl OsFile {
             lock: Mutex::new(LockLevel::None),
             shm: Mutex::new(None),
             mmap: Mutex::new(mmap::MmapState::default()),
+            asked_write: flags.write,
         })
     }
 
@@ -495,6 +647,13 @@ impl VfsFile for OsFile {
         self.inode.locks.check_reserved(&self.locks(Op::CheckReserved))
     }
 
+    fn has_moved(&self) -> Result<bool> {
+        // As the unix VFS's `fileHasMoved`, plus the link count its `verifyDbFile` checks: the
+        // name leads nowhere or to another inode, or no name leads to ours.
+        let meta = self.file().metadata().map_err(|e| Error::io(Op::Size, &self.path, e))?;
+        Ok(meta.nlink() == 0 || self.id_of_path() != Some(self.id))
+    }
+
     fn device_characteristics(&self) -> DeviceCharacteristics {
         // SQLite's unix VFS assumes powersafe overwrite by default (`psow=1`).
         DeviceCharacteristics::POWERSAFE_OVERWRITE
@@ -559,7 +718,8 @@ impl Drop for OsFile {
             let mut state = self.inode.locks.state();
             let file = self.file.take();
             if state.n_lock > 0 {
-                state.extra.extend(file);
+                let (asked_write, read_only) = (self.asked_write, self.read_only);
+                state.extra.extend(file.map(|file| Parked { file, asked_write, read_only }));
             } else {
                 drop(file);
             }

@@ -95,9 +95,13 @@ fn open_flags_take_the_file_type_and_the_access_bits() {
             write: true,
             create: true,
             exclusive: true,
-            delete_on_close: true
+            delete_on_close: true,
+            no_follow: false,
         }
     );
+    // SQLITE_OPEN_NOFOLLOW (0x01000000) asks the OS VFS for O_NOFOLLOW.
+    assert!(open_flags(0x100 | 0x2 | 0x0100_0000, true).no_follow);
+    assert!(!open_flags(0x100 | 0x2, true).no_follow);
     // No type bit: named means a database, unnamed a temporary one.
     assert_eq!(open_flags(0x2, true).kind, FileKind::MainDb);
     assert_eq!(open_flags(0x2, false).kind, FileKind::TempDb);

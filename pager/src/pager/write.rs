@@ -264,6 +264,11 @@ impl Pager {
             // An in-memory journal: a private memory file, deleted when dropped.
             MemoryVfs::new().open(None, OpenFlags::create(FileKind::MainJournal))?
         } else {
+            // SQLite's `databaseIsUnmoved`: a journal created under the old name would be a hot
+            // journal for whatever file takes that name next.
+            if self.txn().db_orig_size > 0 && self.db.has_moved()? {
+                return Err(Error::Moved { path: self.path.clone() });
+            }
             self.vfs.open(Some(&self.journal_path), OpenFlags::create(FileKind::MainJournal))?
         };
         let mut nonce = [0u8; 4];

@@ -78,11 +78,12 @@ impl ShmNode {
         let mut name = db_path.as_os_str().to_owned();
         name.push("-shm");
         let path = PathBuf::from(name);
+        let owner = super::SidecarOwner::of(db_path);
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
-            .mode(super::mode_beside(db_path))
+            .mode(owner.map_or(super::DEFAULT_FILE_MODE, |o| o.mode))
             .open(&path)
             .map_err(|e| match e.kind() {
                 // A read-only -shm needs SQLite's heap-memory fallback, which lives in the WAL
@@ -92,6 +93,9 @@ impl ShmNode {
                 }
                 _ => Error::io(Op::ShmOpen, &path, e),
             })?;
+        if let Some(owner) = owner {
+            owner.apply(&file);
+        }
         let node = ShmNode { path, file, locks: ShmLocks::new(), regions: Mutex::new(Vec::new()) };
         let dms = ByteRange { start: SHM_DMS_BYTE, len: 1 };
         let os = node.fcntl(Op::ShmOpen);

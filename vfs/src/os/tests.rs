@@ -203,3 +203,159 @@ fn delete_on_close_never_removes_a_newer_file_with_the_same_name() {
     drop(old);
     assert_eq!(std::fs::read(&path).unwrap(), b"someone else's");
 }
+
+/// How many of this process's descriptors are open on `path` (from `/proc/self/fd`), so a
+/// count is not disturbed by other tests opening other files meanwhile.
+fn descriptors_on(path: &Path) -> usize {
+    let path = std::fs::canonicalize(path).unwrap();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| *target == path)
+        .count()
+}
+
+#[test]
+fn a_parked_descriptor_is_taken_back_by_the_next_open_so_none_pile_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, live) = db(&dir, "a.db");
+    live.write_at(0, &pattern(4096, 1)).unwrap();
+    // The live handle holds SHARED for good, as an idle WAL connection does: every other
+    // handle's descriptor must be parked when it closes, and taken back by the next open.
+    live.lock(LockLevel::Shared).unwrap();
+    let before = descriptors_on(&path);
+    for cycle in 0..10_000 {
+        let other =
+            OsVfs::new().open(Some(&path), OpenFlags::read_write(FileKind::MainDb)).unwrap();
+        other.lock(LockLevel::Shared).unwrap();
+        let mut buf = [0u8; 16];
+        other.read_at(0, &mut buf).unwrap();
+        assert_eq!(buf[..], pattern(4096, 1)[..16], "cycle {cycle}");
+        other.unlock(LockLevel::None).unwrap();
+        drop(other);
+        assert!(descriptors_on(&path) <= before + 1, "cycle {cycle}: descriptors pile up");
+    }
+    // A read-only open never takes a read-write descriptor (nor the other way round).
+    let reader = OsVfs::new().open(Some(&path), OpenFlags::read_only(FileKind::MainDb)).unwrap();
+    assert!(matches!(reader.write_at(0, b"x").unwrap_err(), Error::ReadOnly { .. }));
+    drop(reader);
+    let writer = OsVfs::new().open(Some(&path), OpenFlags::read_write(FileKind::MainDb)).unwrap();
+    writer.write_at(4096, b"still writable").unwrap();
+    drop(writer);
+    // The live handle's lock survived every close (its POSIX lock was never dropped) ...
+    assert_eq!(live.lock_level(), LockLevel::Shared);
+    // ... and when it goes, the parked descriptors are closed with it.
+    live.unlock(LockLevel::None).unwrap();
+    drop(live);
+    assert_eq!(descriptors_on(&path), 0);
+}
+
+#[test]
+fn symbolic_links_resolve_as_sqlite_resolves_them() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::create_dir(root.join("sub")).unwrap();
+    std::fs::write(root.join("real.db"), b"").unwrap();
+    // A chain of relative links, one through a directory link.
+    symlink("sub/second", root.join("first")).unwrap();
+    symlink("../real.db", root.join("sub/second")).unwrap();
+    symlink("sub", root.join("subdir")).unwrap();
+    let vfs = OsVfs::new();
+    let resolved = vfs.canonical_path(&root.join("first")).unwrap();
+    assert_eq!(resolved, CanonicalPath { path: root.join("real.db"), via_symlink: true });
+    assert_eq!(vfs.full_path(&root.join("first")).unwrap(), root.join("real.db"));
+    // `..` after a directory link leaves the directory the link leads to.
+    let through = vfs.canonical_path(&root.join("subdir/../real.db")).unwrap();
+    assert_eq!(through, CanonicalPath { path: root.join("real.db"), via_symlink: true });
+    // No link: the name as given, made absolute; a file that does not exist yet is fine.
+    let plain = vfs.canonical_path(&root.join("sub/./new.db")).unwrap();
+    assert_eq!(plain, CanonicalPath { path: root.join("sub/new.db"), via_symlink: false });
+    // A dangling link names the file it would create.
+    symlink("/nonexistent-folio-dir/x.db", root.join("dangling")).unwrap();
+    assert_eq!(
+        vfs.full_path(&root.join("dangling")).unwrap(),
+        Path::new("/nonexistent-folio-dir/x.db")
+    );
+    // A loop is refused after SQLite's limit, with the name and the reason.
+    symlink("loop-b", root.join("loop-a")).unwrap();
+    symlink("loop-a", root.join("loop-b")).unwrap();
+    let err = vfs.full_path(&root.join("loop-a")).unwrap_err();
+    assert!(matches!(err, Error::Io { op: Op::FullPath, .. }), "{err:?}");
+    assert!(err.to_string().contains("more than 100 symbolic links"), "{err}");
+    assert!(err.to_string().contains("loop-a"), "{err}");
+}
+
+#[test]
+fn no_follow_refuses_a_symbolic_link_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _file) = db(&dir, "real.db");
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let vfs = OsVfs::new();
+    let flags = OpenFlags::read_write(FileKind::MainDb).no_follow();
+    let err = vfs.open(Some(&link), flags).unwrap_err();
+    assert!(matches!(err, Error::CantOpen { .. }), "{err:?}");
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert!(err.to_string().contains("link.db"), "{err}");
+    vfs.open(Some(&path), flags).expect("the file itself opens with no_follow");
+    vfs.open(Some(&link), OpenFlags::read_write(FileKind::MainDb)).expect("links are followed");
+}
+
+#[test]
+fn a_file_renamed_deleted_or_replaced_has_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, file) = db(&dir, "a.db");
+    assert!(!file.has_moved().unwrap());
+    std::fs::rename(&path, dir.path().join("b.db")).unwrap();
+    assert!(file.has_moved().unwrap(), "renamed");
+    std::fs::write(&path, b"another file under the old name").unwrap();
+    assert!(file.has_moved().unwrap(), "replaced");
+    std::fs::remove_file(&path).unwrap();
+    std::fs::rename(dir.path().join("b.db"), &path).unwrap();
+    assert!(!file.has_moved().unwrap(), "back under its name");
+    std::fs::hard_link(&path, dir.path().join("c.db")).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(file.has_moved().unwrap(), "its name removed, another link left");
+    std::fs::remove_file(dir.path().join("c.db")).unwrap();
+    assert!(file.has_moved().unwrap(), "deleted");
+}
+
+/// Sets the process's umask, returning the old one.
+fn set_umask(mask: u32) -> u32 {
+    // SAFETY: umask only swaps the process's file-creation mask; it cannot fail.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
+#[test]
+fn sidecar_files_get_the_database_mode_whatever_the_umask_and_its_owner_as_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, file) = db(&dir, "a.db");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let owner = if running_as_root() {
+        std::os::unix::fs::chown(&path, Some(4242), Some(4343)).unwrap();
+        (4242, 4343)
+    } else {
+        let meta = std::fs::metadata(&path).unwrap();
+        (meta.uid(), meta.gid())
+    };
+    // The usual umask cuts group and other write bits from every file created; SQLite gives a
+    // journal, WAL and -shm the database's own mode all the same (`robust_open`'s fchmod).
+    let old = set_umask(0o022);
+    let files: Vec<PathBuf> = [("-journal", FileKind::MainJournal), ("-wal", FileKind::Wal)]
+        .into_iter()
+        .map(|(suffix, kind)| {
+            let log = PathBuf::from(format!("{}{suffix}", path.display()));
+            OsVfs::new().open(Some(&log), OpenFlags::create(kind)).unwrap();
+            log
+        })
+        .collect();
+    file.shm_map(0, true).unwrap();
+    set_umask(old);
+    for sidecar in files.iter().chain([&PathBuf::from(format!("{}-shm", path.display()))]) {
+        let meta = std::fs::metadata(sidecar).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o666, "{}", sidecar.display());
+        assert_eq!((meta.uid(), meta.gid()), owner, "{}", sidecar.display());
+    }
+    file.shm_unmap(true).unwrap();
+}
