@@ -37,6 +37,9 @@
 //!   devices; no acknowledged commit lost at FULL, a committed prefix keeping every checkpoint
 //!   at NORMAL; canaries, I/O errors at every operation, crash images recovered alike by stock
 //!   sqlite3.
+//! * `sqlite_apps`: what long-running SQLite applications rely on, through the bridge on the
+//!   OS VFS and on SQLite's unix VFS side by side: descriptors reused, symbolic links
+//!   resolved (and refused with NOFOLLOW), moved databases refusing writes, sidecar file modes.
 //! * `support`: the fact sheet's offsets and small helpers both suites use.
 
 // The suites live in `it/` beside this file; a test crate's root resolves `mod x;` to `x.rs`
@@ -67,6 +70,8 @@ mod pager_interop;
 mod pager_wal_interop;
 #[path = "it/shm_interop.rs"]
 mod shm_interop;
+#[path = "it/sqlite_apps.rs"]
+mod sqlite_apps;
 #[path = "it/support.rs"]
 mod support;
 #[path = "it/wal_crash.rs"]
