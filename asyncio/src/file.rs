@@ -313,6 +313,12 @@ impl VfsFile for AsyncFile {
         }
     }
 
+    fn has_moved(&self) -> Result<bool> {
+        // The parent's name on the device: a delete still in the queue has not moved it yet.
+        self.check_poison()?;
+        self.parent_now(Op::Size)?.0.has_moved()
+    }
+
     fn sector_size(&self) -> u32 {
         self.parent_now(Op::Open).map_or(DEFAULT_SECTOR_SIZE, |p| p.0.sector_size())
     }
