@@ -178,10 +178,13 @@ fn a_short_read_zero_fills_the_rest_and_says_so() {
 fn unknown_file_controls_are_notfound_and_vfsname_is_the_registered_name() {
     let raw = Raw::new(Arc::new(MemoryVfs::new()));
     let file = raw.open(Some("/fcntl/test.db"), CREATE_DB).unwrap();
-    for op in [ffi::SQLITE_FCNTL_PRAGMA, ffi::SQLITE_FCNTL_HAS_MOVED, ffi::SQLITE_FCNTL_SYNC, 9999]
-    {
+    for op in [ffi::SQLITE_FCNTL_PRAGMA, ffi::SQLITE_FCNTL_SYNC, 9999] {
         assert_eq!(file.file_control(op, ptr::null_mut()), ffi::SQLITE_NOTFOUND, "op {op}");
     }
+    // HAS_MOVED is answered: a memory file never moves under its handle.
+    let mut moved: std::os::raw::c_int = -1;
+    let rc = file.file_control(ffi::SQLITE_FCNTL_HAS_MOVED, ptr::from_mut(&mut moved).cast());
+    assert_eq!((rc, moved), (ffi::SQLITE_OK, 0));
     let mut name: *mut std::os::raw::c_char = ptr::null_mut();
     assert_eq!(
         file.file_control(ffi::SQLITE_FCNTL_VFSNAME, ptr::from_mut(&mut name).cast()),
