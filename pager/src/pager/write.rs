@@ -24,6 +24,9 @@ pub(crate) struct WriteTxn {
     pub(crate) spilled_fresh: HashSet<u32>,
     /// The journal, from the first change on (never in journal_mode OFF).
     pub(crate) journal: Option<JournalWriter>,
+    /// The device characteristics the journal is written for: the database's, less
+    /// SAFE_APPEND when the journal is overwritten in place (see `ensure_journal`).
+    pub(crate) journal_device: DeviceCharacteristics,
     /// Pages whose original image is in the journal.
     pub(crate) in_journal: HashSet<u32>,
     /// The journal's length at its last sync (SQLite's `journalHdr`): records past it belong
@@ -101,6 +104,7 @@ impl Pager {
             min_size: self.db_size,
             spilled_fresh: HashSet::new(),
             journal: None,
+            journal_device: self.device,
             in_journal: HashSet::new(),
             synced_to: 0,
             db_modified: false,
@@ -271,6 +275,20 @@ impl Pager {
             }
             self.vfs.open(Some(&self.journal_path), OpenFlags::create(FileKind::MainJournal))?
         };
+        // SQLite trusts SAFE_APPEND to write the record count up front and never after a sync:
+        // a file that only grows with its records cannot show garbage after them. A PERSIST
+        // journal left by an earlier transaction is overwritten in place, not appended to, and
+        // SAFE_APPEND promises nothing for that: a torn record there can join the old record's
+        // bytes to the new checksum, and the sampled checksum misses it (a page-1 record's
+        // change counter and size are not sampled), so playback would write back a page image
+        // no transaction had. Such a journal is written as on a device without SAFE_APPEND:
+        // the count after the records are synced. Both are valid journals to SQLite.
+        let journal_device = if file.size()? == 0 {
+            self.device
+        } else {
+            DeviceCharacteristics(self.device.0 & !DeviceCharacteristics::SAFE_APPEND.0)
+        };
+        self.txn_mut().journal_device = journal_device;
         let mut nonce = [0u8; 4];
         self.vfs.randomness(&mut nonce)?;
         let config = JournalConfig {
@@ -280,7 +298,7 @@ impl Pager {
             nonce: u32::from_ne_bytes(nonce),
             magic_up_front: self.opts.synchronous == Synchronous::Off
                 || self.opts.journal_mode == JournalMode::Memory
-                || self.device.contains(DeviceCharacteristics::SAFE_APPEND),
+                || journal_device.contains(DeviceCharacteristics::SAFE_APPEND),
         };
         let writer = JournalWriter::start(file, config)?;
         self.txn_mut().journal = Some(writer);
@@ -335,8 +353,8 @@ impl Pager {
         self.with_busy(|p| p.db.lock(LockLevel::Exclusive).map_err(Error::from))?;
         let syncs =
             self.opts.journal_mode.has_journal_file() && self.opts.synchronous != Synchronous::Off;
-        let policy =
-            SyncPolicy { full: self.opts.synchronous >= Synchronous::Full, device: self.device };
+        let device = self.write.as_ref().map_or(self.device, |txn| txn.journal_device);
+        let policy = SyncPolicy { full: self.opts.synchronous >= Synchronous::Full, device };
         if let Some(txn) = self.write.as_mut() {
             if let Some(journal) = txn.journal.as_mut() {
                 let end = journal.end_offset();
