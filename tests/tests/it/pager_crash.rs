@@ -298,43 +298,22 @@ fn crash_found_persist_on_a_safe_append_device_overwrites_records_in_place() {
     // device without SAFE_APPEND (count after the synced records); stock SQLite on the same
     // simulated device keeps the exposure. Sampled on this device (test profile, 45 s per
     // level): before, 7 violations in 864,618 runs; after, 0 in 771,198.
-    check_found(
-        "PERSIST on SAFE_APPEND",
-        &[
-            (JournalMode::Persist, Synchronous::Full, Device::SafeAppend, 1024, 0x2aa9762575d5f426),
-            (JournalMode::Persist, Synchronous::Full, Device::SafeAppend, 1024, 0x2c0b877b8647d0e),
-            (JournalMode::Persist, Synchronous::Full, Device::SafeAppend, 1024, 0x390646dcae4503d6),
-            (
-                JournalMode::Persist,
-                Synchronous::Extra,
-                Device::SafeAppend,
-                1024,
-                0x159e3f7b80ef4937,
-            ),
-            (
-                JournalMode::Persist,
-                Synchronous::Extra,
-                Device::SafeAppend,
-                1024,
-                0x6475167aff6e1f24,
-            ),
-            (
-                JournalMode::Persist,
-                Synchronous::Extra,
-                Device::SafeAppend,
-                1024,
-                0x29f6b5ad579d5e6e,
-            ),
-            (JournalMode::Persist, Synchronous::Full, Device::SafeAppend, 1024, 0x9b1be14390f3549),
-            (
-                JournalMode::Persist,
-                Synchronous::Extra,
-                Device::SafeAppend,
-                1024,
-                0x378bdec272890f19,
-            ),
-        ],
-    );
+    let (full, extra) = (Synchronous::Full, Synchronous::Extra);
+    let found = [
+        (full, 0x2aa9762575d5f426),
+        (full, 0x2c0b877b8647d0e),
+        (full, 0x390646dcae4503d6),
+        (extra, 0x159e3f7b80ef4937),
+        (extra, 0x6475167aff6e1f24),
+        (extra, 0x29f6b5ad579d5e6e),
+        (full, 0x9b1be14390f3549),
+        (extra, 0x378bdec272890f19),
+    ];
+    let cases: Vec<_> = found
+        .into_iter()
+        .map(|(sync, seed)| (JournalMode::Persist, sync, Device::SafeAppend, 1024, seed))
+        .collect();
+    check_found("PERSIST on SAFE_APPEND", &cases);
 }
 
 #[test]
