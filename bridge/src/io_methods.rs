@@ -68,13 +68,15 @@ impl FileState {
     /// not implement; powersafe overwrite as the flag says when first asked.
     fn characteristics(&self) -> c_int {
         *self.characteristics.get_or_init(|| {
-            let psow = DeviceCharacteristics::POWERSAFE_OVERWRITE.0;
-            let hidden = DeviceCharacteristics::BATCH_ATOMIC.0 | psow;
-            let mut bits = self.file.device_characteristics().0 & !hidden;
+            let psow = DeviceCharacteristics::POWERSAFE_OVERWRITE;
+            let mut bits = self
+                .file
+                .device_characteristics()
+                .without(DeviceCharacteristics::BATCH_ATOMIC | psow);
             if self.powersafe_overwrite.load(Ordering::Relaxed) {
-                bits |= psow;
+                bits = bits | psow;
             }
-            c_int::try_from(bits).unwrap_or(0)
+            c_int::try_from(bits.0).unwrap_or(0)
         })
     }
 

@@ -209,6 +209,11 @@ impl DeviceCharacteristics {
     pub fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0
     }
+
+    /// These characteristics with every bit of `other` cleared.
+    pub fn without(self, other: Self) -> Self {
+        Self(self.0 & !other.0)
+    }
 }
 
 impl std::ops::BitOr for DeviceCharacteristics {
