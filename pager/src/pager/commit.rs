@@ -98,8 +98,9 @@ impl Pager {
         }
         let want = u64::from(pages) * u64::from(self.page_size);
         // As SQLite's pager_write_pagelist: the size the file is about to grow to, which a VFS
-        // with a chunk size preallocates in whole chunks (a no-op otherwise).
-        self.db.size_hint(want)?;
+        // with a chunk size preallocates in whole chunks (a no-op otherwise). A hint, so its
+        // failure is ignored, as SQLite ignores it: the writes below fail if space is short.
+        let _ = self.db.size_hint(want);
         for page_no in self.cache.dirty_pages() {
             if page_no <= self.db_size {
                 self.write_page_to_db(page_no)?;
