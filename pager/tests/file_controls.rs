@@ -3,7 +3,7 @@
 //! (`SQLITE_FCNTL_PERSIST_WAL`) and `powersafe_overwrite` (`SQLITE_FCNTL_POWERSAFE_OVERWRITE`),
 //! on the OS VFS, which honours all three.
 
-use folio_pager::{JournalMode, Pager, PagerOptions, Synchronous};
+use folio_pager::{CheckpointMode, JournalMode, Pager, PagerOptions, Synchronous};
 use folio_vfs::os::OsVfs;
 use folio_vfs::Vfs;
 use std::os::unix::fs::MetadataExt;
@@ -77,13 +77,22 @@ fn a_chunk_size_in_wal_mode_leaves_the_page_count_to_the_header() {
     let (_dir, path, vfs) = temp_db();
     let wal = PagerOptions { journal_mode: JournalMode::Wal, ..opts() };
     let mut pager = open(&vfs, &path, PagerOptions { chunk_size: CHUNK as u32, ..wal.clone() });
-    write_pages(&mut pager, 7, 4);
-    // The last close checkpoints into the database, whose truncate keeps a whole chunk.
+    write_pages(&mut pager, 20, 4);
+    pager.checkpoint(CheckpointMode::Passive).unwrap();
+    assert_eq!(size_of(&path, ""), Some(2 * CHUNK), "20 pages checkpointed into two chunks");
+    // The checkpoint's size hint preallocated the second chunk: no hole at the end.
+    let allocated = std::fs::metadata(&path).unwrap().blocks() * 512;
+    assert!(allocated >= 2 * CHUNK, "only {allocated} bytes allocated of {}", 2 * CHUNK);
+    pager.begin_write().unwrap();
+    pager.truncate(7).unwrap();
+    pager.commit().unwrap();
+    write_pages(&mut pager, 7, 5);
+    // The last close checkpoints the truncation into the database, which keeps a whole chunk.
     pager.close().unwrap();
     assert_eq!(size_of(&path, ""), Some(CHUNK));
     assert_eq!(size_of(&path, "-wal"), None, "the log is gone");
     let mut again = open(&vfs, &path, wal);
-    assert_eq!(contents(&mut again), (7, vec![4; 6]));
+    assert_eq!(contents(&mut again), (7, vec![5; 6]));
 }
 
 #[test]
