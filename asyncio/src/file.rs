@@ -9,10 +9,11 @@ use crate::queue::{Base, FileId, OpKind};
 use crate::vfs::Shared;
 use crate::{writer, Seq};
 use folio_vfs::lock::{InodeLocks, NoProcessLocks};
+use folio_vfs::sync::atomic::{AtomicU32, Ordering};
 use folio_vfs::sync::{Arc, Mutex};
 use folio_vfs::{
-    DeviceCharacteristics, Error, LockLevel, Op, OpenFlags, ReadOutcome, Result, ShmLockKind,
-    ShmRegion, SyncFlags, VfsFile, DEFAULT_SECTOR_SIZE,
+    chunk_rounded, DeviceCharacteristics, Error, LockLevel, Op, OpenFlags, ReadOutcome, Result,
+    ShmLockKind, ShmRegion, SyncFlags, VfsFile, DEFAULT_SECTOR_SIZE,
 };
 use std::path::{Path, PathBuf};
 
@@ -110,11 +111,15 @@ impl HandleCore {
 pub(crate) struct AsyncFile {
     shared: Arc<Shared>,
     core: Arc<HandleCore>,
+    /// The chunk size set by [`VfsFile::set_chunk_size`] (0: none). Truncates are rounded
+    /// before they are queued, so the parent and the read-through replay see the same size;
+    /// the parent itself is never given a chunk size.
+    chunk: AtomicU32,
 }
 
 impl AsyncFile {
     pub(crate) fn new(shared: Arc<Shared>, core: Arc<HandleCore>) -> Self {
-        AsyncFile { shared, core }
+        AsyncFile { shared, core, chunk: AtomicU32::new(0) }
     }
 
     fn check_poison(&self) -> Result<()> {
@@ -244,7 +249,30 @@ impl VfsFile for AsyncFile {
 
     fn truncate(&self, size: u64) -> Result<()> {
         self.refuse_if_read_only(Op::Truncate)?;
+        let size = chunk_rounded(size, self.chunk_size());
         self.submit(OpKind::Truncate { size }, Op::Truncate)
+    }
+
+    fn set_chunk_size(&self, bytes: u32) {
+        self.chunk.store(bytes, Ordering::Relaxed);
+    }
+
+    fn chunk_size(&self) -> u32 {
+        self.chunk.load(Ordering::Relaxed)
+    }
+
+    /// With a chunk size, a file shorter than the rounded hint is extended by a queued
+    /// truncate (zeros, in order with the handle's other operations).
+    fn size_hint(&self, bytes: u64) -> Result<()> {
+        let chunk = self.chunk_size();
+        if chunk == 0 || !self.core.flags.write {
+            return Ok(());
+        }
+        let to = chunk_rounded(bytes, chunk);
+        if to <= self.size()? {
+            return Ok(());
+        }
+        self.submit(OpKind::Truncate { size: to }, Op::Truncate)
     }
 
     fn sync(&self, flags: SyncFlags) -> Result<()> {

@@ -469,4 +469,9 @@ impl Vfs for AsyncVfs {
     fn sleep(&self, duration: Duration) {
         self.shared.parent.sleep(duration);
     }
+
+    /// The parent's: a temporary file is opened on the parent at once anyway.
+    fn temp_file_name(&self) -> Option<PathBuf> {
+        self.shared.parent.temp_file_name()
+    }
 }

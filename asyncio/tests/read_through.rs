@@ -58,6 +58,28 @@ fn a_read_after_a_write_sees_it_before_the_disk_does() {
 }
 
 #[test]
+fn a_chunk_size_rounds_queued_truncates_and_size_hints_and_the_parent_agrees() {
+    let (disk, vfs) = setup();
+    let db = vfs.open(Some(Path::new("/c.db")), OpenFlags::create(FileKind::MainDb)).unwrap();
+    vfs.set_halt(HaltMode::Now);
+    db.write_at(0, &[5; 3000]).unwrap();
+    db.set_chunk_size(1024);
+    assert_eq!(db.chunk_size(), 1024);
+    db.truncate(1500).unwrap();
+    assert_eq!(db.size().unwrap(), 2048, "truncate to 1500 with 1 KiB chunks");
+    db.size_hint(4097).unwrap();
+    assert_eq!(db.size().unwrap(), 5120, "a hint of 4097 bytes");
+    db.size_hint(1).unwrap();
+    assert_eq!(db.size().unwrap(), 5120, "a hint never shrinks");
+    assert_eq!(on_disk(&disk, "/c.db").unwrap(), b"", "the writer is halted");
+    vfs.set_halt(HaltMode::Never);
+    vfs.flush().unwrap();
+    let mut expected = vec![5; 2048];
+    expected.resize(5120, 0);
+    assert_eq!(on_disk(&disk, "/c.db").unwrap(), expected);
+}
+
+#[test]
 fn another_handle_of_the_same_file_sees_the_queue_too() {
     let (_disk, vfs) = setup();
     let a = vfs.open(Some(Path::new("/s.db")), OpenFlags::create(FileKind::MainDb)).unwrap();

@@ -14,9 +14,9 @@
 //!   `xUnfetch` (or `xClose`). A page keeps its mapping alive even if the file remaps.
 
 use crate::codes::{self, SQLITE_READONLY_CANTINIT};
-use crate::guard::{fail, fail_as, ffi_call, ffi_call_void, record};
+use crate::guard::{fail_as, ffi_call, ffi_call_void, record};
 use crate::registry::Shell;
-use folio_vfs::sync::atomic::{AtomicI64, Ordering};
+use folio_vfs::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 use folio_vfs::sync::Mutex;
 use folio_vfs::{
     DeviceCharacteristics, Error, LockLevel, MappedPage, ReadOutcome, ShmRegion, VfsFile,
@@ -25,6 +25,7 @@ use folio_vfs::{
 use libsqlite3_sys as ffi;
 use std::os::raw::{c_int, c_void};
 use std::ptr;
+use std::sync::OnceLock;
 
 /// The per-file object SQLite allocates (`szOsFile` bytes) and passes to every io method.
 /// `base` must come first: SQLite reads `pMethods` through a `sqlite3_file *`.
@@ -46,6 +47,52 @@ pub(crate) struct FileState {
     fetched: Mutex<Vec<MappedPage>>,
     /// The mmap cap as last set through `SQLITE_FCNTL_MMAP_SIZE` (reported back by it).
     mmap_limit: AtomicI64,
+    /// `SQLITE_FCNTL_PERSIST_WAL`: SQLite's WAL asks it when the last connection closes, and
+    /// keeps the `-wal` and `-shm` when it is set (off at open, as in the unix VFS).
+    persist_wal: AtomicBool,
+    /// `SQLITE_FCNTL_POWERSAFE_OVERWRITE` (the unix VFS's `UNIXFILE_PSOW`): at open, the
+    /// filename's `psow` URI parameter, else whether the VFS reports powersafe overwrite.
+    powersafe_overwrite: AtomicBool,
+    /// What `xDeviceCharacteristics` reports, fixed by the first `xDeviceCharacteristics` or
+    /// `xSectorSize` call, as the unix VFS fixes it (`setDeviceCharacteristics`): powersafe
+    /// overwrite as set by then. SQLite's pager asks both as it opens a database, so a file
+    /// control changes the flag it reports back, not what SQLite was told.
+    characteristics: OnceLock<c_int>,
+    /// `SQLITE_FCNTL_LAST_ERRNO`: the OS error of the last failed call on this file (0: none).
+    last_errno: AtomicI32,
+}
+
+impl FileState {
+    /// The device characteristics SQLite is told (see [`FileState::characteristics`]):
+    /// batch-atomic writes are never passed on, since they need file controls the bridge does
+    /// not implement; powersafe overwrite as the flag says when first asked.
+    fn characteristics(&self) -> c_int {
+        *self.characteristics.get_or_init(|| {
+            let psow = DeviceCharacteristics::POWERSAFE_OVERWRITE;
+            let mut bits = self
+                .file
+                .device_characteristics()
+                .without(DeviceCharacteristics::BATCH_ATOMIC | psow);
+            if self.powersafe_overwrite.load(Ordering::Relaxed) {
+                bits = bits | psow;
+            }
+            c_int::try_from(bits.0).unwrap_or(0)
+        })
+    }
+
+    /// Remembers `error`'s OS error for `SQLITE_FCNTL_LAST_ERRNO`, records it (see
+    /// [`crate::guard::fail`]) and returns its code.
+    fn fail(&self, error: &Error) -> c_int {
+        self.fail_as(codes::sqlite_code(error), error)
+    }
+
+    /// As [`FileState::fail`], under a code the caller chose.
+    fn fail_as(&self, code: c_int, error: &Error) -> c_int {
+        if let Some(errno) = error.raw_os_error() {
+            self.last_errno.store(errno, Ordering::Relaxed);
+        }
+        fail_as(code, error)
+    }
 }
 
 /// The methods of every bridged file. Version 3: v1 (I/O and locks), v2 (shared memory, so WAL
@@ -88,7 +135,8 @@ pub(crate) unsafe fn init_closed(file: *mut ffi::sqlite3_file) {
     unsafe { ptr::write(file.cast::<BridgeFile>(), closed) };
 }
 
-/// Makes `file` an open bridged file over `vfs_file`.
+/// Makes `file` an open bridged file over `vfs_file`; `powersafe_overwrite` is the filename's
+/// `psow` URI parameter, if it had one.
 ///
 /// # Safety
 /// As [`init_closed`]; SQLite must not use `file` concurrently (it does not during `xOpen`).
@@ -96,13 +144,21 @@ pub(crate) unsafe fn init_open(
     file: *mut ffi::sqlite3_file,
     shell: &'static Shell,
     vfs_file: Box<dyn VfsFile>,
+    powersafe_overwrite: Option<bool>,
 ) {
+    let psow = powersafe_overwrite.unwrap_or_else(|| {
+        vfs_file.device_characteristics().contains(DeviceCharacteristics::POWERSAFE_OVERWRITE)
+    });
     let state = Box::new(FileState {
         shell,
-        file: vfs_file,
         shm: Mutex::new(Vec::new()),
         fetched: Mutex::new(Vec::new()),
         mmap_limit: AtomicI64::new(0),
+        persist_wal: AtomicBool::new(false),
+        powersafe_overwrite: AtomicBool::new(psow),
+        characteristics: OnceLock::new(),
+        last_errno: AtomicI32::new(0),
+        file: vfs_file,
     });
     shell.file_opened();
     let open = BridgeFile {
@@ -181,7 +237,7 @@ unsafe extern "C" fn x_read(
                 buf[n_read.min(len)..].fill(0);
                 ffi::SQLITE_IOERR_SHORT_READ
             }
-            Err(e) => fail(&e),
+            Err(e) => state.fail(&e),
         }
     })
 }
@@ -204,7 +260,7 @@ unsafe extern "C" fn x_write(
         let state = unsafe { state(file) };
         match state.file.write_at(offset, buf) {
             Ok(()) => ffi::SQLITE_OK,
-            Err(e) => fail(&e),
+            Err(e) => state.fail(&e),
         }
     })
 }
@@ -219,7 +275,7 @@ unsafe extern "C" fn x_truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_in
         let state = unsafe { state(file) };
         match state.file.truncate(size) {
             Ok(()) => ffi::SQLITE_OK,
-            Err(e) => fail(&e),
+            Err(e) => state.fail(&e),
         }
     })
 }
@@ -230,7 +286,7 @@ unsafe extern "C" fn x_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int
         let state = unsafe { state(file) };
         match state.file.sync(codes::sync_flags(flags)) {
             Ok(()) => ffi::SQLITE_OK,
-            Err(e) => fail(&e),
+            Err(e) => state.fail(&e),
         }
     })
 }
@@ -245,7 +301,7 @@ unsafe extern "C" fn x_file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -
                 unsafe { *size = i64::try_from(n).unwrap_or(i64::MAX) };
                 ffi::SQLITE_OK
             }
-            Err(e) => fail(&e),
+            Err(e) => state.fail(&e),
         }
     })
 }
@@ -262,9 +318,9 @@ unsafe extern "C" fn x_lock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int
             Err(e) => match codes::sqlite_code(&e) {
                 // SQLite's unix VFS reports a failed read lock as its own code.
                 ffi::SQLITE_IOERR_LOCK if want == LockLevel::Shared => {
-                    fail_as(ffi::SQLITE_IOERR_RDLOCK, &e)
+                    state.fail_as(ffi::SQLITE_IOERR_RDLOCK, &e)
                 }
-                code => fail_as(code, &e),
+                code => state.fail_as(code, &e),
             },
         }
     })
@@ -279,7 +335,7 @@ unsafe extern "C" fn x_unlock(file: *mut ffi::sqlite3_file, level: c_int) -> c_i
         let state = unsafe { state(file) };
         match state.file.unlock(want) {
             Ok(()) => ffi::SQLITE_OK,
-            Err(e) => fail(&e),
+            Err(e) => state.fail(&e),
         }
     })
 }
@@ -297,7 +353,7 @@ unsafe extern "C" fn x_check_reserved_lock(
                 unsafe { *reserved = c_int::from(held) };
                 ffi::SQLITE_OK
             }
-            Err(e) => fail(&e),
+            Err(e) => state.fail(&e),
         }
     })
 }
@@ -310,23 +366,83 @@ unsafe extern "C" fn x_file_control(
     ffi_call("xFileControl", ffi::SQLITE_IOERR, || {
         // SAFETY: an io method on an open file.
         let state = unsafe { state(file) };
+        // Each op below is answered as SQLite's unix VFS answers it (`unixFileControl`), with
+        // the argument type SQLite documents for it; SQLite passes a valid, aligned pointer of
+        // that type for every op it handles, and a caller of `sqlite3_file_control` must too.
         match op {
+            ffi::SQLITE_FCNTL_LOCKSTATE => {
+                // SAFETY: an `int *` for this op (see above).
+                unsafe { *arg.cast::<c_int>() = state.file.lock_level() as c_int };
+                ffi::SQLITE_OK
+            }
+            ffi::SQLITE_FCNTL_LAST_ERRNO => {
+                // SAFETY: an `int *` for this op.
+                unsafe { *arg.cast::<c_int>() = state.last_errno.load(Ordering::Relaxed) };
+                ffi::SQLITE_OK
+            }
+            ffi::SQLITE_FCNTL_CHUNK_SIZE => {
+                // SAFETY: an `int *` for this op.
+                let bytes = unsafe { *arg.cast::<c_int>() };
+                state.file.set_chunk_size(u32::try_from(bytes).unwrap_or(0));
+                ffi::SQLITE_OK
+            }
+            ffi::SQLITE_FCNTL_SIZE_HINT => {
+                // SAFETY: a `sqlite3_int64 *` for this op.
+                let bytes = unsafe { *arg.cast::<i64>() };
+                match state.file.size_hint(u64::try_from(bytes).unwrap_or(0)) {
+                    Ok(()) => ffi::SQLITE_OK,
+                    Err(e) => state.fail(&e),
+                }
+            }
+            ffi::SQLITE_FCNTL_PERSIST_WAL => {
+                // SAFETY: an `int *` for this op.
+                unsafe { mode_bit(&state.persist_wal, arg.cast::<c_int>()) };
+                ffi::SQLITE_OK
+            }
+            ffi::SQLITE_FCNTL_POWERSAFE_OVERWRITE => {
+                // SAFETY: an `int *` for this op.
+                unsafe { mode_bit(&state.powersafe_overwrite, arg.cast::<c_int>()) };
+                ffi::SQLITE_OK
+            }
+            ffi::SQLITE_FCNTL_TEMPFILENAME => {
+                let Some(name) = state.shell.vfs().and_then(|vfs| vfs.temp_file_name()) else {
+                    return ffi::SQLITE_NOTFOUND;
+                };
+                let Ok(name) = std::ffi::CString::new(name.as_os_str().as_encoded_bytes()) else {
+                    return record(
+                        ffi::SQLITE_IOERR,
+                        None,
+                        format!("temporary file name {name:?} holds a NUL byte"),
+                    );
+                };
+                // SAFETY: the format is a literal with one `%s`, matched by a NUL-terminated
+                // string that outlives the call.
+                let copy = unsafe { ffi::sqlite3_mprintf(c"%s".as_ptr(), name.as_ptr()) };
+                if copy.is_null() {
+                    return ffi::SQLITE_NOMEM;
+                }
+                // SAFETY: a `char **` for this op; SQLite (or the caller) frees the string
+                // with sqlite3_free, which matches sqlite3_mprintf.
+                unsafe { *arg.cast::<*mut std::os::raw::c_char>() = copy };
+                ffi::SQLITE_OK
+            }
             ffi::SQLITE_FCNTL_MMAP_SIZE => {
                 let arg = arg.cast::<i64>();
-                // SAFETY: for this op SQLite passes a valid, aligned `sqlite3_int64 *`.
+                // SAFETY: a `sqlite3_int64 *` for this op.
                 let wanted = unsafe { *arg };
                 let previous = state.mmap_limit.load(Ordering::Acquire);
-                // As the unix VFS does: report the cap in force before the call, and change it
-                // only for a non-negative request (a negative one is a query). Pages already
-                // fetched keep their old mapping alive, so a change is safe at any time.
+                // Report the cap in force before the call, and change it only for a
+                // non-negative request (a negative one is a query) while no fetched page is
+                // out: SQLite counts on the cap it set staying put until its pages come back.
                 // SAFETY: as above.
                 unsafe { *arg = previous };
-                if let Ok(wanted) = u64::try_from(wanted) {
+                let out = !state.fetched.lock().is_empty();
+                if let (Ok(wanted), false) = (u64::try_from(wanted), out) {
                     match state.file.set_mmap_limit(wanted) {
                         Ok(in_force) => state
                             .mmap_limit
                             .store(i64::try_from(in_force).unwrap_or(i64::MAX), Ordering::Release),
-                        Err(e) => return fail(&e),
+                        Err(e) => return state.fail(&e),
                     }
                 }
                 ffi::SQLITE_OK
@@ -335,8 +451,8 @@ unsafe extern "C" fn x_file_control(
                 // SAFETY: the format is a literal with one `%s`, matched by the registration's
                 // NUL-terminated name, which lives forever (`Shell`s are never freed).
                 let name = unsafe { ffi::sqlite3_mprintf(c"%s".as_ptr(), state.shell.c_name()) };
-                // SAFETY: for this op SQLite passes a valid `char **`; it frees the string
-                // with sqlite3_free, which matches sqlite3_mprintf.
+                // SAFETY: a `char **` for this op; SQLite frees the string with sqlite3_free,
+                // which matches sqlite3_mprintf.
                 unsafe { *arg.cast::<*mut std::os::raw::c_char>() = name };
                 ffi::SQLITE_OK
             }
@@ -346,10 +462,8 @@ unsafe extern "C" fn x_file_control(
                     unsafe { *arg.cast::<c_int>() = c_int::from(moved) };
                     ffi::SQLITE_OK
                 }
-                Err(e) => fail(&e),
+                Err(e) => state.fail(&e),
             },
-            // Hints with nothing to do: Folio files grow on write, and no chunking is kept.
-            ffi::SQLITE_FCNTL_SIZE_HINT | ffi::SQLITE_FCNTL_CHUNK_SIZE => ffi::SQLITE_OK,
             // Everything else, including PRAGMA (so SQLite runs its own pragmas) and the
             // atomic-write controls (never asked for: BATCH_ATOMIC is never advertised), is not
             // ours.
@@ -358,10 +472,28 @@ unsafe extern "C" fn x_file_control(
     })
 }
 
+/// A flag file control (`unixModeBit`): a negative `*arg` asks, and gets the flag back as 0 or
+/// 1; otherwise `*arg != 0` sets the flag.
+///
+/// # Safety
+/// `arg` is a valid, aligned `int *`.
+unsafe fn mode_bit(flag: &AtomicBool, arg: *mut c_int) {
+    // SAFETY: per the contract.
+    let wanted = unsafe { *arg };
+    if wanted < 0 {
+        // SAFETY: per the contract.
+        unsafe { *arg = c_int::from(flag.load(Ordering::Relaxed)) };
+    } else {
+        flag.store(wanted != 0, Ordering::Relaxed);
+    }
+}
+
 unsafe extern "C" fn x_sector_size(file: *mut ffi::sqlite3_file) -> c_int {
     ffi_call("xSectorSize", folio_vfs::DEFAULT_SECTOR_SIZE as c_int, || {
         // SAFETY: an io method on an open file.
         let state = unsafe { state(file) };
+        // The unix VFS fixes its device characteristics at this call too.
+        state.characteristics();
         c_int::try_from(state.file.sector_size()).unwrap_or(c_int::MAX)
     })
 }
@@ -370,10 +502,7 @@ unsafe extern "C" fn x_device_characteristics(file: *mut ffi::sqlite3_file) -> c
     ffi_call("xDeviceCharacteristics", 0, || {
         // SAFETY: an io method on an open file.
         let state = unsafe { state(file) };
-        // Batch-atomic writes need file controls the bridge does not implement, so the bit is
-        // never passed on, whatever the device says.
-        let bits = state.file.device_characteristics().0 & !DeviceCharacteristics::BATCH_ATOMIC.0;
-        c_int::try_from(bits).unwrap_or(0)
+        state.characteristics()
     })
 }
 
@@ -415,8 +544,8 @@ unsafe extern "C" fn x_shm_map(
             Ok(None) => ffi::SQLITE_OK,
             // A plain SQLITE_READONLY with a null pointer would tell SQLite the region is mapped
             // read-only; CANTINIT sends it to its no-shared-memory path instead.
-            Err(e @ Error::ReadOnly { .. }) => fail_as(SQLITE_READONLY_CANTINIT, &e),
-            Err(e) => fail(&e),
+            Err(e @ Error::ReadOnly { .. }) => state.fail_as(SQLITE_READONLY_CANTINIT, &e),
+            Err(e) => state.fail(&e),
         }
     })
 }
@@ -441,7 +570,7 @@ unsafe extern "C" fn x_shm_lock(
         let state = unsafe { state(file) };
         match state.file.shm_lock(slot, n, kind) {
             Ok(()) => ffi::SQLITE_OK,
-            Err(e) => fail(&e),
+            Err(e) => state.fail(&e),
         }
     })
 }
@@ -463,7 +592,7 @@ unsafe extern "C" fn x_shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) ->
         state.shm.lock().clear();
         match result {
             Ok(()) => ffi::SQLITE_OK,
-            Err(e) => fail(&e),
+            Err(e) => state.fail(&e),
         }
     })
 }
@@ -497,7 +626,7 @@ unsafe extern "C" fn x_fetch(
             Err(e) => {
                 // As the unix VFS does when mmap fails: turn mapping off for this file and let
                 // SQLite read; the failure is still recorded and logged.
-                fail(&e);
+                state.fail(&e);
                 let _ = state.file.set_mmap_limit(0);
                 state.mmap_limit.store(0, Ordering::Release);
                 ffi::SQLITE_OK

@@ -119,10 +119,22 @@ unsafe extern "C" fn x_open(
         // parameters that follow its NUL are not read).
         let path = (!name.is_null()).then(|| unsafe { path_from_c(name) });
         let open_flags = crate::codes::open_flags(flags, path.is_some());
+        // As the unix VFS: a URI filename's `psow` parameter sets powersafe overwrite.
+        let psow = (flags & ffi::SQLITE_OPEN_URI != 0 && !name.is_null())
+            .then(|| {
+                // SAFETY: with SQLITE_OPEN_URI the name is a filename SQLite made, whose
+                // parameters follow its NUL, which these two calls read; the parameter name is
+                // a NUL-terminated literal.
+                unsafe {
+                    let given = !ffi::sqlite3_uri_parameter(name, c"psow".as_ptr()).is_null();
+                    given.then(|| ffi::sqlite3_uri_boolean(name, c"psow".as_ptr(), 1) != 0)
+                }
+            })
+            .flatten();
         match inner.open(path.as_deref(), open_flags) {
             Ok(vfs_file) => {
                 // SAFETY: as above; SQLite does not use `file` until xOpen returns.
-                unsafe { io_methods::init_open(file, shell, vfs_file) };
+                unsafe { io_methods::init_open(file, shell, vfs_file, psow) };
                 if !out_flags.is_null() {
                     // SAFETY: a non-null out-pointer from SQLite is valid.
                     unsafe { *out_flags = flags };

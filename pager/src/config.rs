@@ -86,7 +86,8 @@ pub fn cache_pages(cache_size: i64, page_size: u32) -> usize {
     usize::try_from(pages).unwrap_or(usize::MAX).max(1)
 }
 
-/// Settings a pager opens with; every one can also be changed on an open pager.
+/// Settings a pager opens with; every one but `powersafe_overwrite` can also be changed on an
+/// open pager.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PagerOptions {
     /// How the journal is committed.
@@ -118,6 +119,20 @@ pub struct PagerOptions {
     /// `SQLITE_OPEN_NOFOLLOW`). Without it links are followed and the journal and log are
     /// named after the file the links lead to, as SQLite names them.
     pub no_follow: bool,
+    /// `SQLITE_FCNTL_CHUNK_SIZE` on the database file (0: none): the file grows and shrinks in
+    /// whole chunks of this many bytes, a commit that grows it preallocating the chunks
+    /// (`SQLITE_FCNTL_SIZE_HINT`) where the VFS can.
+    pub chunk_size: u32,
+    /// `SQLITE_FCNTL_PERSIST_WAL`: in WAL mode, the last connection's close keeps the `-wal`
+    /// (truncated to 0 bytes when `journal_size_limit` ≥ 0) and the `-shm` instead of deleting
+    /// them.
+    pub persist_wal: bool,
+    /// `SQLITE_FCNTL_POWERSAFE_OVERWRITE` (the `psow` URI parameter): with `false` the pager
+    /// never assumes powersafe overwrite, whatever the VFS says, so journal records cover whole
+    /// sectors of the VFS's sector size and WAL commits at FULL are padded out to a sector;
+    /// `true` takes the VFS's word. Fixed at open, as SQLite's unix VFS fixes it at the first
+    /// ask.
+    pub powersafe_overwrite: bool,
 }
 
 impl Default for PagerOptions {
@@ -136,6 +151,9 @@ impl Default for PagerOptions {
             busy_timeout: Duration::ZERO,
             wal_autocheckpoint: DEFAULT_WAL_AUTOCHECKPOINT,
             no_follow: false,
+            chunk_size: 0,
+            persist_wal: false,
+            powersafe_overwrite: true,
         }
     }
 }

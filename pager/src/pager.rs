@@ -158,7 +158,11 @@ impl Pager {
         let path = if canonical.via_symlink { &canonical.path } else { path };
         let db: Arc<dyn VfsFile> = Arc::from(vfs.open(Some(path), flags)?);
         let path = db.path().to_path_buf();
-        let device = db.device_characteristics();
+        db.set_chunk_size(opts.chunk_size);
+        let mut device = db.device_characteristics();
+        if !opts.powersafe_overwrite {
+            device = device.without(DeviceCharacteristics::POWERSAFE_OVERWRITE);
+        }
         let sector_size = if device.contains(DeviceCharacteristics::POWERSAFE_OVERWRITE) {
             512
         } else {
@@ -276,6 +280,19 @@ impl Pager {
     /// `PRAGMA journal_size_limit` (bytes; negative = no limit).
     pub fn set_journal_size_limit(&mut self, limit: i64) {
         self.opts.journal_size_limit = limit;
+    }
+
+    /// `SQLITE_FCNTL_CHUNK_SIZE`: the database file grows and shrinks in whole chunks of
+    /// `bytes` from now on (0: exact sizes). See [`PagerOptions::chunk_size`].
+    pub fn set_chunk_size(&mut self, bytes: u32) {
+        self.opts.chunk_size = bytes;
+        self.db.set_chunk_size(bytes);
+    }
+
+    /// `SQLITE_FCNTL_PERSIST_WAL`: whether the last connection's close keeps the `-wal` and
+    /// `-shm`. See [`PagerOptions::persist_wal`].
+    pub fn set_persist_wal(&mut self, persist: bool) {
+        self.opts.persist_wal = persist;
     }
 
     /// `PRAGMA busy_timeout`: retry busy locks for up to `timeout` (SQLite's backoff).

@@ -225,6 +225,11 @@ impl DeviceCharacteristics {
     pub fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0
     }
+
+    /// These characteristics with every bit of `other` cleared.
+    pub fn without(self, other: Self) -> Self {
+        Self(self.0 & !other.0)
+    }
 }
 
 impl std::ops::BitOr for DeviceCharacteristics {
@@ -369,6 +374,22 @@ pub trait Vfs: Send + Sync {
 
     /// Sleeps for about `duration` (busy handlers use this, never `std::thread::sleep`).
     fn sleep(&self, duration: Duration);
+
+    /// A fresh name for a temporary file, one no file has yet (SQLite's
+    /// `SQLITE_FCNTL_TEMPFILENAME`); nothing is created. `None` (the default) when the VFS
+    /// does not hand out names; [`Vfs::open`] with no path still makes temporary files.
+    fn temp_file_name(&self) -> Option<PathBuf> {
+        None
+    }
+}
+
+/// `size` rounded up to a whole number of `chunk`-byte chunks; `size` itself when `chunk` is 0
+/// (SQLite's `unixTruncate` and `fcntlSizeHint` rounding for `SQLITE_FCNTL_CHUNK_SIZE`).
+pub fn chunk_rounded(size: u64, chunk: u32) -> u64 {
+    match u64::from(chunk) {
+        0 => size,
+        chunk => size.div_ceil(chunk).saturating_mul(chunk),
+    }
 }
 
 /// What [`Vfs::canonical_path`] found.
@@ -435,6 +456,33 @@ pub trait VfsFile: Send + Sync {
 
     /// The file size in bytes.
     fn size(&self) -> Result<u64>;
+
+    /// Sets the file's chunk size (SQLite's `SQLITE_FCNTL_CHUNK_SIZE`), 0 for none: from now
+    /// on [`VfsFile::truncate`] rounds the size it is given up to a multiple of `bytes` (see
+    /// [`chunk_rounded`]), and [`VfsFile::size_hint`] grows the file in whole chunks, so a file
+    /// that grows often takes its space a chunk at a time.
+    ///
+    /// The default ignores it (the chunk size stays 0): a VFS that keeps no chunk size simply
+    /// grows on write, which changes no file's contents.
+    fn set_chunk_size(&self, bytes: u32) {
+        let _ = bytes;
+    }
+
+    /// The chunk size in force (0: none), as last set by [`VfsFile::set_chunk_size`] where the
+    /// VFS keeps one.
+    fn chunk_size(&self) -> u32 {
+        0
+    }
+
+    /// A hint that the file will soon be `bytes` long (SQLite's `SQLITE_FCNTL_SIZE_HINT`):
+    /// with a chunk size set, a file shorter than `bytes` rounded up to the chunk size is
+    /// extended to that size now (the OS VFS preallocates with `fallocate` where the file
+    /// system has it, else writes one zero byte per block, as SQLite's unix VFS does). The
+    /// new bytes read as zeros. Without a chunk size, or by default, nothing happens.
+    fn size_hint(&self, bytes: u64) -> Result<()> {
+        let _ = bytes;
+        Ok(())
+    }
 
     /// Raises this handle's database lock to `level` (never [`LockLevel::Pending`] directly,
     /// never [`LockLevel::None`]). Fails with [`Error::Busy`] on conflict; a failed attempt at

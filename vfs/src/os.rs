@@ -20,8 +20,8 @@ use crate::lock::{InodeLocks, LockLevel};
 use crate::shm::{ShmLockKind, ShmRegion};
 use crate::sync::{Arc, Mutex};
 use crate::{
-    AccessCheck, CanonicalPath, DeviceCharacteristics, Error, FileKind, MappedPage, Op, OpenFlags,
-    ReadOutcome, Result, SyncFlags, Vfs, VfsFile,
+    chunk_rounded, AccessCheck, CanonicalPath, DeviceCharacteristics, Error, FileKind, MappedPage,
+    Op, OpenFlags, ReadOutcome, Result, SyncFlags, Vfs, VfsFile,
 };
 use fcntl::FcntlLocks;
 use std::collections::HashMap;
@@ -31,7 +31,7 @@ use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{OnceLock, Weak};
 use std::time::Duration;
 
@@ -345,6 +345,56 @@ fn start_writeback(_file: &File, _offset: u64, _len: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Extends `file` from `from` bytes to `to` bytes by allocating the blocks (`fallocate` with
+/// mode 0, which also sets the size), retried on `EINTR`. `Ok(false)` when the file system
+/// (or the kernel) has no such call, so the caller writes the blocks instead.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn allocate(file: &File, from: u64, to: u64) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let too_big = || io::Error::from_raw_os_error(libc::EFBIG);
+    let offset = libc::off_t::try_from(from).map_err(|_| too_big())?;
+    let len = libc::off_t::try_from(to - from).map_err(|_| too_big())?;
+    loop {
+        // SAFETY: a plain system call on a descriptor that stays open while `file` is
+        // borrowed; it takes no pointers.
+        let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, offset, len) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EOPNOTSUPP | libc::ENOSYS) => return Ok(false),
+            _ => return Err(e),
+        }
+    }
+}
+
+/// Elsewhere the blocks are written.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn allocate(_file: &File, _from: u64, _to: u64) -> io::Result<bool> {
+    Ok(false)
+}
+
+/// Extends `file` from `from` bytes to `to` by writing one zero byte at the end of each
+/// `block`-byte block, and at byte `to - 1` (SQLite's `fcntlSizeHint` without
+/// `posix_fallocate`): the file system allocates each block as it is written. Returns the
+/// offset of a write that failed with its error.
+fn write_blocks(
+    file: &File,
+    from: u64,
+    to: u64,
+    block: u64,
+) -> std::result::Result<(), (u64, io::Error)> {
+    let mut at = (from / block) * block + block - 1;
+    while at < to + block - 1 {
+        let byte_at = at.min(to - 1);
+        file.write_all_at(&[0], byte_at).map_err(|e| (byte_at, e))?;
+        at += block;
+    }
+    Ok(())
+}
+
 fn sync_directory_of(path: &Path) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -403,6 +453,10 @@ impl Vfs for OsVfs {
     fn sleep(&self, duration: Duration) {
         std::thread::sleep(duration);
     }
+
+    fn temp_file_name(&self) -> Option<PathBuf> {
+        Some(temp_path())
+    }
 }
 
 /// An open file of the OS VFS.
@@ -418,6 +472,8 @@ pub struct OsFile {
     sync_dir_pending: AtomicBool,
     id: FileId,
     inode: Arc<Inode>,
+    /// The chunk size set by [`VfsFile::set_chunk_size`] (0: none).
+    chunk: AtomicU32,
     lock: Mutex<LockLevel>,
     shm: Mutex<Option<shm::ShmConn>>,
     mmap: Mutex<mmap::MmapState>,
@@ -507,6 +563,7 @@ impl OsFile {
             sync_dir_pending: AtomicBool::new(flags.syncs_directory_on_first_sync()),
             id,
             inode,
+            chunk: AtomicU32::new(0),
             lock: Mutex::new(LockLevel::None),
             shm: Mutex::new(None),
             mmap: Mutex::new(mmap::MmapState::default()),
@@ -592,6 +649,8 @@ impl VfsFile for OsFile {
 
     fn truncate(&self, size: u64) -> Result<()> {
         self.refuse_if_read_only(Op::Truncate)?;
+        // As SQLite's unixTruncate: with a chunk size, the file keeps whole chunks.
+        let size = chunk_rounded(size, self.chunk_size());
         self.file().set_len(size).map_err(|e| Error::io_at(Op::Truncate, &self.path, size, e))?;
         self.mmap.lock().truncated(size);
         Ok(())
@@ -626,6 +685,38 @@ impl VfsFile for OsFile {
 
     fn size(&self) -> Result<u64> {
         self.file().metadata().map(|m| m.len()).map_err(|e| Error::io(Op::Size, &self.path, e))
+    }
+
+    fn set_chunk_size(&self, bytes: u32) {
+        self.chunk.store(bytes, Ordering::Relaxed);
+    }
+
+    fn chunk_size(&self) -> u32 {
+        self.chunk.load(Ordering::Relaxed)
+    }
+
+    fn size_hint(&self, bytes: u64) -> Result<()> {
+        let chunk = self.chunk_size();
+        if chunk == 0 || self.read_only {
+            return Ok(());
+        }
+        let meta = self.file().metadata().map_err(|e| Error::io(Op::Size, &self.path, e))?;
+        let (from, to) = (meta.len(), chunk_rounded(bytes, chunk));
+        if to <= from {
+            return Ok(());
+        }
+        let allocated = allocate(self.file(), from, to)
+            .map_err(|e| Error::io_at(Op::Write, &self.path, from, e))?;
+        if !allocated {
+            // The block size the file system reports, as SQLite uses; 4 KiB if it says 0.
+            let block = match meta.blksize() {
+                0 => 4096,
+                b => b,
+            };
+            write_blocks(self.file(), from, to, block)
+                .map_err(|(at, e)| Error::io_at(Op::Write, &self.path, at, e))?;
+        }
+        Ok(())
     }
 
     fn lock(&self, level: LockLevel) -> Result<()> {

@@ -29,15 +29,15 @@ use crate::local::{LocalHandle, LocalInode};
 use crate::shm::{ShmLockKind, ShmRegion};
 use crate::sync::{Arc, Mutex, MutexGuard};
 use crate::{
-    AccessCheck, DeviceCharacteristics, Error, FileKind, LockLevel, Op, OpenFlags, ReadOutcome,
-    Result, SyncFlags, Vfs, VfsFile,
+    chunk_rounded, AccessCheck, DeviceCharacteristics, Error, FileKind, LockLevel, Op, OpenFlags,
+    ReadOutcome, Result, SyncFlags, Vfs, VfsFile,
 };
 use disk::{DataOp, Disk, FileNo};
 use fault::FaultPlan;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 /// The seed to use: `FOLIO_SEED` from the environment if set (decimal or `0x…` hex), else
@@ -317,6 +317,7 @@ impl Vfs for SimVfs {
             delete_on_close: flags.delete_on_close,
             sync_dir_pending: AtomicBool::new(flags.syncs_directory_on_first_sync()),
             handle: LocalHandle::new(inode),
+            chunk: AtomicU32::new(0),
         }))
     }
 
@@ -367,6 +368,8 @@ pub struct SimFile {
     delete_on_close: bool,
     sync_dir_pending: AtomicBool,
     handle: LocalHandle,
+    /// The chunk size set by [`VfsFile::set_chunk_size`] (0: none).
+    chunk: AtomicU32,
 }
 
 impl SimFile {
@@ -458,7 +461,27 @@ impl VfsFile for SimFile {
     }
 
     fn truncate(&self, size: u64) -> Result<()> {
+        // As the OS VFS: with a chunk size, the file keeps whole chunks.
+        let size = chunk_rounded(size, self.chunk_size());
         self.modify(FaultOp::Truncate, Op::Truncate, DataOp::Truncate { size }, size)
+    }
+
+    fn set_chunk_size(&self, bytes: u32) {
+        self.chunk.store(bytes, Ordering::Relaxed);
+    }
+
+    fn chunk_size(&self) -> u32 {
+        self.chunk.load(Ordering::Relaxed)
+    }
+
+    /// With a chunk size, a file shorter than the rounded hint is extended by one truncate (one
+    /// fault and crash point; the new bytes are zeros, as the OS VFS's preallocation).
+    fn size_hint(&self, bytes: u64) -> Result<()> {
+        let to = chunk_rounded(bytes, self.chunk_size());
+        if self.chunk_size() == 0 || self.read_only || to <= self.size()? {
+            return Ok(());
+        }
+        self.modify(FaultOp::Truncate, Op::Truncate, DataOp::Truncate { size: to }, to)
     }
 
     fn sync(&self, _flags: SyncFlags) -> Result<()> {

@@ -85,6 +85,9 @@ pub struct WalOptions {
     /// `journal_size_limit`: at the first commit after a restart, the log is truncated to this
     /// many bytes (or the end of the log if longer); also on a persistent close. -1: never.
     pub journal_size_limit: i64,
+    /// With `false`, never assume powersafe overwrite whatever the VFS says: commits at FULL
+    /// are padded out to a sector (SQLite's `padToSectorBoundary`). `true` takes the VFS's word.
+    pub powersafe_overwrite: bool,
 }
 
 impl Default for WalOptions {
@@ -94,6 +97,7 @@ impl Default for WalOptions {
             heap_index: false,
             sync: WalSync::Full,
             journal_size_limit: -1,
+            powersafe_overwrite: true,
         }
     }
 }
@@ -166,7 +170,10 @@ impl Wal {
             }
             Err(e) => return Err(e.into()),
         };
-        let device = file.device_characteristics();
+        let mut device = file.device_characteristics();
+        if !opts.powersafe_overwrite {
+            device = device.without(DeviceCharacteristics::POWERSAFE_OVERWRITE);
+        }
         let sector_size = file.sector_size().clamp(512, 65536);
         Ok(Wal {
             vfs,

@@ -499,3 +499,6 @@ fn a_file_outliving_its_vfs_registration_keeps_working_and_new_opens_fail() {
     );
     assert!(last_error().unwrap().message.contains("unregistered"));
 }
+
+#[cfg(unix)]
+mod fcntl;

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::header;
 use folio_journal::playback::{playback, Mode};
 use folio_journal::writer::zero_header;
-use folio_vfs::{AccessCheck, LockLevel, Op, SyncFlags, VfsFile};
+use folio_vfs::{chunk_rounded, AccessCheck, LockLevel, Op, SyncFlags, VfsFile};
 use std::sync::Arc;
 
 impl Pager {
@@ -90,6 +90,17 @@ impl Pager {
         }
         self.sync_journal(false)?;
         self.txn_mut().db_modified = true;
+        // The file ends exactly at the image's last page, never on the lock-byte page; with a
+        // chunk size, at the end of the chunk holding it.
+        let mut pages = self.db_size;
+        if pages == self.lock_byte_page() {
+            pages -= 1;
+        }
+        let want = u64::from(pages) * u64::from(self.page_size);
+        // As SQLite's pager_write_pagelist: the size the file is about to grow to, which a VFS
+        // with a chunk size preallocates in whole chunks (a no-op otherwise). A hint, so its
+        // failure is ignored, as SQLite ignores it: the writes below fail if space is short.
+        let _ = self.db.size_hint(want);
         for page_no in self.cache.dirty_pages() {
             if page_no <= self.db_size {
                 self.write_page_to_db(page_no)?;
@@ -99,13 +110,7 @@ impl Pager {
         for page_no in zero_pages {
             self.db.write_at(self.offset_of(page_no), &zeros)?;
         }
-        // The file ends exactly at the image's last page, never on the lock-byte page.
-        let mut pages = self.db_size;
-        if pages == self.lock_byte_page() {
-            pages -= 1;
-        }
-        let want = u64::from(pages) * u64::from(self.page_size);
-        if self.db.size()? != want {
+        if self.db.size()? != chunk_rounded(want, self.db.chunk_size()) {
             self.db.truncate(want)?;
         }
         if self.opts.synchronous != Synchronous::Off {

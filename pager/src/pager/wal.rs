@@ -141,6 +141,7 @@ impl Pager {
             heap_index,
             sync: wal_sync(self.opts.synchronous),
             journal_size_limit: self.opts.journal_size_limit,
+            powersafe_overwrite: self.opts.powersafe_overwrite,
         };
         let wal = Wal::open(Arc::clone(&self.vfs), Arc::clone(&self.db), opts)?;
         self.wal = Some(wal);
@@ -211,10 +212,14 @@ impl Pager {
         self.read_only_format = h.is_read_only_format();
         self.wal_format = h.is_wal();
         self.cache.set_capacity(crate::config::cache_pages(self.opts.cache_size, self.page_size));
-        self.db_size = if log_pages > 0 {
-            log_pages
-        } else {
-            u32::try_from(file_size / u64::from(h.page_size)).unwrap_or(u32::MAX)
+        let file_pages = u32::try_from(file_size / u64::from(h.page_size)).unwrap_or(u32::MAX);
+        // A valid header's count wins over a file that holds more, as in rollback mode (a chunk
+        // size rounds the file up to whole chunks; SQLite's b-tree layer trusts the header).
+        let header_pages = h.size_is_valid().then_some(h.db_size_pages);
+        self.db_size = match header_pages {
+            _ if log_pages > 0 => log_pages,
+            Some(pages) if pages <= file_pages => pages,
+            _ => file_pages,
         };
         self.file_version = header::file_version(&bytes);
         self.counter = h.change_counter;
@@ -407,15 +412,17 @@ impl Pager {
     }
 
     /// Closes the log at the end of the connection: the last connection (it gets EXCLUSIVE on
-    /// the database) checkpoints and deletes `-wal` and `-shm`.
+    /// the database) checkpoints and deletes `-wal` and `-shm`, or with `persist_wal` keeps
+    /// them (the log truncated to 0 bytes when `journal_size_limit` ≥ 0).
     pub(crate) fn close_wal(&mut self) -> Result<()> {
-        let Some(wal) = self.wal.take() else { return Ok(()) };
+        let Some(mut wal) = self.wal.take() else { return Ok(()) };
+        wal.set_journal_size_limit(self.opts.journal_size_limit);
         let last = !self.opts.read_only
             && self.poisoned.is_none()
             && (self.db.lock_level() == LockLevel::Exclusive
                 || (self.db.lock_level() >= LockLevel::Shared
                     && self.db.lock(LockLevel::Exclusive).is_ok()));
-        wal.close(last, false, self.page_size)?;
+        wal.close(last, self.opts.persist_wal, self.page_size)?;
         Ok(())
     }
 }

@@ -151,6 +151,9 @@ pub struct PagerSubject {
     /// a small cache the draft is spilled and then overwritten (in WAL mode: a frame rewritten
     /// in place). Off in the rollback-mode suites, whose pinned seeds name workloads without.
     pub rewrites: bool,
+    /// The pagers' `chunk_size` (0: none): the database grows by preallocation, one more
+    /// crash point, and shrinks to whole chunks.
+    pub chunk_size: u32,
 }
 
 impl PagerSubject {
@@ -168,6 +171,7 @@ impl PagerSubject {
             max_pages: 10,
             recovery: Recovery::Pager,
             rewrites: false,
+            chunk_size: 0,
         }
     }
 
@@ -193,8 +197,12 @@ impl PagerSubject {
             Recovery::Pager => "",
             Recovery::SkipPlayback => " skipping playback",
         };
+        let chunk = match self.chunk_size {
+            0 => String::new(),
+            bytes => format!(" chunk {bytes}"),
+        };
         format!(
-            "{}/{} {:?} {}{canary}",
+            "{}/{} {:?} {}{chunk}{canary}",
             self.journal_mode, self.synchronous, self.device, self.page_size
         )
     }
@@ -376,6 +384,7 @@ impl PagerTxns for PagerSubject {
             synchronous: self.synchronous,
             cache_size,
             page_size: self.page_size,
+            chunk_size: self.chunk_size,
             ..PagerOptions::default()
         }
     }

@@ -95,6 +95,9 @@ impl Vfs for CountingVfs {
     fn sleep(&self, duration: Duration) {
         self.inner.sleep(duration);
     }
+    fn temp_file_name(&self) -> Option<PathBuf> {
+        self.inner.temp_file_name()
+    }
 }
 
 impl VfsFile for CountingFile {
@@ -118,6 +121,15 @@ impl VfsFile for CountingFile {
     }
     fn size(&self) -> Result<u64> {
         self.inner.size()
+    }
+    fn set_chunk_size(&self, bytes: u32) {
+        self.inner.set_chunk_size(bytes);
+    }
+    fn chunk_size(&self) -> u32 {
+        self.inner.chunk_size()
+    }
+    fn size_hint(&self, bytes: u64) -> Result<()> {
+        self.inner.size_hint(bytes)
     }
     fn lock(&self, level: LockLevel) -> Result<()> {
         self.inner.lock(level)

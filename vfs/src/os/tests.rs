@@ -359,3 +359,52 @@ fn sidecar_files_get_the_database_mode_whatever_the_umask_and_its_owner_as_root(
     }
     file.shm_unmap(true).unwrap();
 }
+
+#[test]
+fn with_a_chunk_size_truncate_keeps_whole_chunks_and_a_size_hint_grows_to_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, file) = db(&dir, "chunk.db");
+    let bytes = pattern(40_000, 3);
+    file.write_at(0, &bytes).unwrap();
+    // No chunk size: a hint does nothing.
+    file.size_hint(100_000).unwrap();
+    assert_eq!(file.size().unwrap(), 40_000, "a hint without a chunk size");
+    file.set_chunk_size(32768);
+    assert_eq!(file.chunk_size(), 32768);
+    file.truncate(4097).unwrap();
+    assert_eq!(file.size().unwrap(), 32768, "truncate to 4097 with 32 KiB chunks");
+    file.size_hint(70_000).unwrap();
+    assert_eq!(file.size().unwrap(), 3 * 32768, "a hint of 70000 bytes");
+    file.size_hint(10).unwrap();
+    assert_eq!(file.size().unwrap(), 3 * 32768, "a hint below the size never shrinks");
+    let mut all = vec![0xaa; 3 * 32768];
+    assert_eq!(file.read_at(0, &mut all).unwrap(), ReadOutcome::Full);
+    assert_eq!(&all[..32768], &bytes[..32768], "the bytes the truncate kept");
+    assert!(all[32768..].iter().all(|&b| b == 0), "preallocated bytes read as zeros");
+}
+
+#[test]
+fn blocks_written_one_byte_each_reach_the_rounded_size_with_zeros() {
+    // The fallback where the file system has no fallocate, driven directly.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blocks");
+    let file =
+        std::fs::OpenOptions::new().create_new(true).read(true).write(true).open(&path).unwrap();
+    file.write_all_at(&pattern(5000, 9), 0).unwrap();
+    write_blocks(&file, 5000, 20_000, 4096).map_err(|(at, e)| format!("at {at}: {e}")).unwrap();
+    assert_eq!(file.metadata().unwrap().len(), 20_000);
+    let mut all = vec![0xaa; 20_000];
+    file.read_exact_at(&mut all, 0).unwrap();
+    assert_eq!(&all[..5000], &pattern(5000, 9)[..]);
+    assert!(all[5000..].iter().all(|&b| b == 0));
+}
+
+#[test]
+fn temp_file_names_are_fresh_absolute_and_unused() {
+    let vfs = OsVfs::new();
+    let a = vfs.temp_file_name().expect("the OS VFS names temporary files");
+    let b = vfs.temp_file_name().unwrap();
+    assert_ne!(a, b);
+    assert!(a.is_absolute(), "{a:?}");
+    assert!(!a.exists(), "{a:?} already exists");
+}

@@ -493,3 +493,22 @@ fn seeds_parse_in_decimal_and_hex() {
     assert_eq!(parse_seed(" 0x2A "), Some(42));
     assert_eq!(parse_seed("forty-two"), None);
 }
+
+#[test]
+fn a_chunk_size_rounds_truncates_and_size_hints_up_to_whole_chunks() {
+    let (_vfs, f) = disk_with_file(1, Dc::NONE);
+    f.write_at(0, &filled(10_000, 1)).unwrap();
+    f.size_hint(20_000).unwrap();
+    assert_eq!(f.size().unwrap(), 10_000, "no chunk size: a hint does nothing");
+    f.set_chunk_size(4096);
+    f.truncate(100).unwrap();
+    assert_eq!(f.size().unwrap(), 4096, "truncate to 100 with 4 KiB chunks");
+    f.size_hint(5000).unwrap();
+    assert_eq!(f.size().unwrap(), 8192, "a hint of 5000 bytes");
+    f.size_hint(1).unwrap();
+    assert_eq!(f.size().unwrap(), 8192, "a hint never shrinks");
+    let mut buf = vec![0xaa; 8192];
+    f.read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf[..4096], &filled(4096, 1)[..]);
+    assert!(buf[4096..].iter().all(|&b| b == 0));
+}

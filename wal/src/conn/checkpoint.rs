@@ -16,7 +16,7 @@ use super::{read_lock_slot, Wal, WalSync, CKPT_LOCK, N_READERS, WRITE_LOCK};
 use crate::format::{self, FRAME_HEADER_LEN};
 use crate::index::{self, IndexHeader, READMARK_NOT_USED};
 use crate::{Error, Result};
-use folio_vfs::{MappedPage, ReadOutcome, ShmLockKind, SyncFlags, VfsFile};
+use folio_vfs::{chunk_rounded, MappedPage, ReadOutcome, ShmLockKind, SyncFlags, VfsFile};
 use std::path::Path;
 
 /// `SQLITE_CHECKPOINT_*`.
@@ -270,6 +270,9 @@ impl Wal {
                     ),
                 });
             }
+            // As SQLite's walCheckpoint: the size the database is about to grow to, which a
+            // VFS with a chunk size preallocates; a hint, so its failure is ignored.
+            let _ = self.db.size_hint(want);
         }
         // The frames to copy, by ascending page: consecutive pages go to the database with one
         // write, and those of them in consecutive frames come from the log with one fetch or
@@ -287,7 +290,8 @@ impl Wal {
         // The map goes now, long before READ_LOCK(0) does (see `LogFrames`).
         drop(log);
         if safe == self.live_header().max_frame {
-            if self.db.size()? != want {
+            // With a chunk size the file ends at the end of the chunk holding the last page.
+            if self.db.size()? != chunk_rounded(want, self.db.chunk_size()) {
                 self.db.truncate(want)?;
             }
             if self.opts.sync != WalSync::Off {
