@@ -156,6 +156,9 @@ pub enum Outcome {
     /// Recovery played back a journal (or read a torn log) that damaged an intact database
     /// file: SQLite's exposure at synchronous=NORMAL ([`Subject::recover_without_journal`]).
     NormalExposure,
+    /// The workload does no write and no sync, so there is no point to cut the power at: not
+    /// a run (a sampler draws another workload; a sweep has no points for it).
+    NoCrashPoint,
 }
 
 /// What a sweep tried and found.
@@ -194,6 +197,7 @@ impl Report {
             Ok(Outcome::Kept) => {}
             Ok(Outcome::AllowedLoss) => self.allowed_losses += 1,
             Ok(Outcome::NormalExposure) => self.normal_exposures += 1,
+            Ok(Outcome::NoCrashPoint) => {}
             Err(v) => self.violations.push(v),
         }
     }
@@ -307,12 +311,15 @@ struct CrashRun<S> {
     states: Vec<S>,
 }
 
-fn crash_run<T: Subject>(subject: &T, run_seed: u64) -> Result<CrashRun<T::State>, String> {
+/// One crash run; `Ok(None)` when the workload does no I/O (no point to cut the power at).
+fn crash_run<T: Subject>(subject: &T, run_seed: u64) -> Result<Option<CrashRun<T::State>>, String> {
     let (workload_seed, point) = split_seed(run_seed);
     let steps = subject.workload(&mut Rng::new(workload_seed));
     let dry = dry_run(subject, workload_seed, &steps);
     let total = dry.writes + dry.syncs;
-    assert!(total > 0, "the workload does no I/O");
+    if total == 0 {
+        return Ok(None);
+    }
     let point = point % total;
     let at = if point < dry.writes {
         CrashAt::Write(point + 1)
@@ -336,13 +343,17 @@ fn crash_run<T: Subject>(subject: &T, run_seed: u64) -> Result<CrashRun<T::State
         .crash_image()
         .ok_or_else(|| format!("{at:?}: the workload finished without reaching the crash point"))?;
     let durable = durable_steps(subject, &steps, acked);
-    Ok(CrashRun { at, image, acked, durable, states: dry.states })
+    Ok(Some(CrashRun { at, image, acked, durable, states: dry.states }))
 }
 
 /// The crash image of the run named by `run_seed` (what a reboot finds), for replay checks
 /// and for handing the same image to stock sqlite3.
 pub fn crash_image<T: Subject>(subject: &T, run_seed: u64) -> CrashImage {
-    crash_run(subject, run_seed).unwrap_or_else(|e| panic!("run {run_seed:#x}: {e}")).image
+    match crash_run(subject, run_seed) {
+        Ok(Some(run)) => run.image,
+        Ok(None) => panic!("run {run_seed:#x}: the workload does no I/O: there is no crash image"),
+        Err(e) => panic!("run {run_seed:#x}: {e}"),
+    }
 }
 
 /// A subject that names its configuration and explains a run, for failure messages and
@@ -403,6 +414,7 @@ pub fn run_one<T: Subject>(subject: &T, run_seed: u64) -> Result<Outcome, Violat
         at: "before the crash".into(),
         detail,
     })?;
+    let Some(run) = run else { return Ok(Outcome::NoCrashPoint) };
     let boot = || SimVfs::from_image(&run.image, subject.sim_config(run_seed ^ 0xb007));
     let durability = subject.durability();
     let recovered = subject.recover(&boot());
@@ -443,8 +455,13 @@ pub fn sample_for<T: Subject>(subject: &T, rng: &mut Rng, budget: Duration) -> R
     let mut report = Report::default();
     while start.elapsed() < budget {
         let seed = run_seed(rng.next_u64() >> (POINT_BITS + 1), rng.next_u64());
+        let outcome = run_one(subject, seed);
+        if matches!(outcome, Ok(Outcome::NoCrashPoint)) {
+            // A workload without I/O has no crash point: draw another.
+            continue;
+        }
         report.runs += 1;
-        report.count(run_one(subject, seed));
+        report.count(outcome);
     }
     report
 }

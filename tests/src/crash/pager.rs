@@ -551,7 +551,8 @@ impl Subject for PagerSubject {
 /// is not its own (a stale one).
 pub fn diagnose<T: Subject>(subject: &T, skip_playback: &T, run_seed: u64) -> String {
     let run = match crash_run(subject, run_seed) {
-        Ok(run) => run,
+        Ok(Some(run)) => run,
+        Ok(None) => return "no crash image: the workload does no I/O".to_string(),
         Err(e) => return format!("no crash image: {e}"),
     };
     let boot = || SimVfs::from_image(&run.image, subject.sim_config(run_seed ^ 0xb007));
@@ -585,7 +586,8 @@ impl PagerSubject {
     pub fn explain(&self, run_seed: u64) -> String {
         let mut out = String::new();
         let run = match crash_run(self, run_seed) {
-            Ok(run) => run,
+            Ok(Some(run)) => run,
+            Ok(None) => return "no crash image: the workload does no I/O".to_string(),
             Err(e) => return format!("no crash image: {e}"),
         };
         let steps = self.workload(&mut Rng::new(run_seed >> super::POINT_BITS));

@@ -70,3 +70,43 @@ fn the_durable_prefix_ends_at_the_last_acknowledged_durability_point() {
     assert_eq!(durable_prefix(points, 5), 4);
     assert_eq!(durable_prefix([false; 3], 3), 0);
 }
+
+/// A subject whose every workload is empty: nothing to write, no crash point.
+struct Idle;
+
+impl super::Subject for Idle {
+    type State = u32;
+    type Step = ();
+
+    fn workload(&self, _rng: &mut folio_vfs::sim::Rng) -> Vec<()> {
+        Vec::new()
+    }
+    fn initial_state(&self) -> u32 {
+        0
+    }
+    fn model_apply(&self, state: &u32, _step: &()) -> u32 {
+        *state
+    }
+    fn setup(&self, _vfs: &folio_vfs::sim::SimVfs) -> Result<(), String> {
+        Ok(())
+    }
+    fn run_step(&self, _vfs: &folio_vfs::sim::SimVfs, _step: &()) -> Result<(), folio_vfs::Error> {
+        Ok(())
+    }
+    fn recover(&self, _vfs: &folio_vfs::sim::SimVfs) -> Result<u32, String> {
+        Ok(0)
+    }
+    fn durability(&self) -> Durability {
+        Durability::Full
+    }
+}
+
+#[test]
+fn a_workload_without_io_has_no_crash_point_and_the_sampler_draws_again() {
+    // The long run once died here: a sampled workload that wrote nothing panicked the harness.
+    assert!(matches!(super::run_one(&Idle, 0x1234_5678), Ok(Outcome::NoCrashPoint)));
+    let mut rng = folio_vfs::sim::Rng::new(7);
+    let report = super::sample_for(&Idle, &mut rng, std::time::Duration::from_millis(20));
+    assert_eq!((report.runs, report.violations.len()), (0, 0), "no run is counted");
+    assert_eq!(super::sweep(&Idle, 1, 3).runs, 0);
+}

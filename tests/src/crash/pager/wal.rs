@@ -247,7 +247,8 @@ impl<T: PagerTxns> WalSubject<T> {
     pub fn explain(&self, run_seed: u64) -> String {
         let mut out = String::new();
         let run = match crash_run(self, run_seed) {
-            Ok(run) => run,
+            Ok(Some(run)) => run,
+            Ok(None) => return "no crash image: the workload does no I/O".to_string(),
             Err(e) => return format!("no crash image: {e}"),
         };
         let steps = self.workload(&mut Rng::new(run_seed >> crate::crash::POINT_BITS));
