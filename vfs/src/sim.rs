@@ -263,6 +263,13 @@ impl SimVfs {
         st.disk.lookup(path).map(|f| st.disk.current(f).to_vec())
     }
 
+    /// What `path` holds on the device up to its last sync: its contents if every unsynced
+    /// write, truncate, create and delete were lost (`None` if its name is not durable). After
+    /// a crash, what the file held durably at the moment of the crash.
+    pub fn synced_contents(&self, path: &Path) -> Option<Vec<u8>> {
+        self.lock().disk.synced(path).map(<[u8]>::to_vec)
+    }
+
     /// Number of pending (unsynced) data entries and pending directory entries.
     pub fn pending(&self) -> (usize, usize) {
         self.lock().disk.pending_counts()

@@ -35,7 +35,7 @@ use folio_pager::{JournalMode, Pager, PagerOptions, Synchronous};
 use folio_vfs::sim::{CrashImage, Rng, SimConfig, SimVfs};
 use folio_vfs::{AccessCheck, DeviceCharacteristics as Dc, FileKind, Op, OpenFlags, Vfs};
 use std::fmt::{self, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The database every pager subject works on.
@@ -154,6 +154,10 @@ pub struct PagerSubject {
     /// The pagers' `chunk_size` (0: none): the database grows by preallocation, one more
     /// crash point, and shrinks to whole chunks.
     pub chunk_size: u32,
+    /// The oracle grants SQLite's documented synchronous=NORMAL exposure
+    /// ([`Subject::recover_without_journal`], [`Subject::unsynced_exposure_files`]): at NORMAL
+    /// by default; a canary grants it where the pager syncs less.
+    pub normal_exposure: bool,
 }
 
 impl PagerSubject {
@@ -172,7 +176,14 @@ impl PagerSubject {
             recovery: Recovery::Pager,
             rewrites: false,
             chunk_size: 0,
+            normal_exposure: sync == Synchronous::Normal,
         }
+    }
+
+    /// The same subject judged with SQLite's NORMAL exposure granted whatever its level (a
+    /// canary: a pager that syncs less than NORMAL must not pass for NORMAL).
+    pub fn granting_normal_exposure(self) -> Self {
+        PagerSubject { normal_exposure: true, ..self }
     }
 
     /// The same subject held to `durability` (a canary claims more than the pager gives).
@@ -536,8 +547,17 @@ impl Subject for PagerSubject {
     }
 
     fn recover_without_journal(&self, vfs: &SimVfs) -> Option<Result<DbState, String>> {
-        let exposed = self.synchronous == Synchronous::Normal && self.recovery == Recovery::Pager;
+        let exposed = self.normal_exposure && self.recovery == Recovery::Pager;
         exposed.then(|| self.skipping_playback().recover(vfs))
+    }
+
+    fn unsynced_exposure_files(&self) -> Vec<PathBuf> {
+        let exposed = self.normal_exposure && self.recovery == Recovery::Pager;
+        if exposed {
+            vec![PathBuf::from(JOURNAL)]
+        } else {
+            Vec::new()
+        }
     }
 
     fn sim_config(&self, seed: u64) -> SimConfig {

@@ -274,6 +274,18 @@ impl Subject for StockSqlite {
         Durability::Full
     }
 
+    fn unsynced_exposure_files(&self) -> Vec<std::path::PathBuf> {
+        // The same NORMAL exposure the pager's subject declares (see the trait): the rollback
+        // journal's count is made valid before its records are synced.
+        let rollback =
+            matches!(self.mode, JournalMode::Delete | JournalMode::Truncate | JournalMode::Persist);
+        if rollback && self.synchronous().eq_ignore_ascii_case("NORMAL") {
+            vec![std::path::PathBuf::from(format!("{DB}-journal"))]
+        } else {
+            Vec::new()
+        }
+    }
+
     fn sim_config(&self, seed: u64) -> SimConfig {
         SimConfig::new(seed).with_characteristics(self.device)
     }

@@ -199,6 +199,13 @@ impl Disk {
         &self.contents[&file].current
     }
 
+    /// What `path` holds on the device if every pending write, truncate, create and delete is
+    /// lost: its durable name and bytes (`None` if the name is not durable).
+    pub(crate) fn synced(&self, path: &Path) -> Option<&[u8]> {
+        let file = self.durable_names.get(path)?;
+        Some(&self.contents[file].durable)
+    }
+
     fn seq(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq
