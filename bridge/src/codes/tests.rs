@@ -95,7 +95,8 @@ fn open_flags_take_the_file_type_and_the_access_bits() {
             write: true,
             create: true,
             exclusive: true,
-            delete_on_close: true
+            delete_on_close: true,
+            readonly_shm: false
         }
     );
     // No type bit: named means a database, unnamed a temporary one.
