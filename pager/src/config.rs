@@ -114,6 +114,11 @@ pub struct PagerOptions {
     /// `wal_autocheckpoint`: after a commit leaves at least this many frames in the log, run a
     /// PASSIVE checkpoint (0 disables).
     pub wal_autocheckpoint: u32,
+    /// SQLite's `readonly_shm=1`: open the `-shm` read-only (never creating it), so that in WAL
+    /// mode this connection reads the wal-index without ever writing it (or, with nobody live
+    /// keeping it, reads the log through a private index). Such a connection cannot write or
+    /// checkpoint a WAL database; pair it with `read_only`.
+    pub readonly_shm: bool,
 }
 
 impl Default for PagerOptions {
@@ -131,6 +136,7 @@ impl Default for PagerOptions {
             create: true,
             busy_timeout: Duration::ZERO,
             wal_autocheckpoint: DEFAULT_WAL_AUTOCHECKPOINT,
+            readonly_shm: false,
         }
     }
 }

@@ -143,6 +143,7 @@ impl Pager {
         } else {
             OpenFlags::read_write(FileKind::MainDb)
         };
+        let flags = OpenFlags { readonly_shm: opts.readonly_shm, ..flags };
         let db: Arc<dyn VfsFile> = Arc::from(vfs.open(Some(path), flags)?);
         let path = db.path().to_path_buf();
         let device = db.device_characteristics();
