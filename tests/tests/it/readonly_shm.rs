@@ -173,6 +173,43 @@ fn a_read_only_shm_nobody_keeps_cannot_be_initialised_and_is_never_created() {
     assert!(!with_suffix(&db, "-shm").exists(), "readonly_shm created the -shm");
 }
 
+/// The effective user id, from `/proc/self/status`.
+fn euid() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status.lines().find(|l| l.starts_with("Uid:")).expect("a Uid: line");
+    line.split_whitespace().nth(2).expect("the effective uid").parse().unwrap()
+}
+
+#[test]
+fn a_shm_the_process_may_not_write_is_opened_read_only_unless_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("t.db");
+    let _writer = writer(&db, 3);
+    let shm = with_suffix(&db, "-shm");
+    std::fs::set_permissions(&shm, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let file = OsVfs::new()
+        .open(Some(&db), OpenFlags::read_only(FileKind::MainDb))
+        .expect("open the database read-only");
+    file.lock(LockLevel::Shared).unwrap();
+    let region = file.shm_map(0, false).expect("map").expect("region 0");
+    if euid() == 0 {
+        // Permission bits do not stop root: O_RDWR succeeds and the mapping is writable, as
+        // for SQLite's unix VFS; the other tests ask for readonly_shm instead.
+        assert!(!region.is_read_only(), "root opened a 0444 -shm read-write, as SQLite does");
+    } else {
+        // O_RDWR refused: O_RDONLY, as unixOpenSharedMemory falls back.
+        assert!(region.is_read_only(), "a -shm we may not write is mapped read-only");
+        drop(file);
+        let before = files(&db);
+        let opts = PagerOptions { read_only: true, ..PagerOptions::default() };
+        let mut pager = Pager::open(Arc::new(OsVfs::new()), &db, opts).unwrap();
+        assert_eq!(read_rows(&mut pager), rows(3));
+        pager.close().unwrap();
+        assert_files_unchanged(&before, &db, "a reader of a -shm it may not write");
+    }
+}
+
 // ----- folio-wal ------------------------------------------------------------------------------
 
 /// A read-only `Wal` on `db` with `readonly_shm`, and the database handle it reads through.
