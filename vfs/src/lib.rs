@@ -99,7 +99,8 @@ pub struct OpenFlags {
     /// `readonly_shm=1` URI parameter). Without it the `-shm` is opened read-write (created if
     /// missing) and read-only only when that is refused. A read-only `-shm` is mapped read-only
     /// ([`ShmRegion::is_read_only`]) and its slots can only be taken shared; see
-    /// [`VfsFile::shm_map`].
+    /// [`VfsFile::shm_map`]. VFSs whose shared memory is not a file (the memory VFS, the
+    /// simulated disk) ignore it.
     pub readonly_shm: bool,
 }
 
