@@ -20,7 +20,7 @@
 //! `is_shm_cant_init`) its contents cannot be trusted: as SQLite's `walBeginShmUnreliable`,
 //! each read transaction takes READ_LOCK(0) shared (no checkpoint can copy or restart the log
 //! under it), asks the VFS again, and reads the log through a private heap index built from
-//! the `-wal` under that lock.
+//! the `-wal` under that lock (kept while the log's salts stay and no commit follows it).
 
 mod checkpoint;
 
@@ -616,9 +616,9 @@ impl Wal {
     /// A read transaction over a read-only `-shm` nobody live keeps (`walBeginShmUnreliable`):
     /// READ_LOCK(0) shared, so no checkpoint copies, restarts or truncates the log meanwhile;
     /// then, if the VFS still says nobody initialised the `-shm`, a private index of the log's
-    /// committed frames, built from the `-wal` under that lock. SQLite keeps its heap copy
-    /// between transactions and checks the salts and for new commits; this one is rebuilt each
-    /// time (the same frames give the same snapshot, so the caller's cache stays). Once a live
+    /// committed frames, built from the `-wal` under that lock. As SQLite's heap copy it is
+    /// kept between transactions while the log's salts are the same and no commit frame
+    /// follows its last frame ([`Wal::private_index_current`]); otherwise rebuilt. Once a live
     /// process has initialised the `-shm`, the shared wal-index is used again (read-only).
     fn begin_read_unreliable(&mut self, changed: &mut bool) -> Result<Attempt> {
         match self.lock(read_lock_slot(0), 1, ShmLockKind::Shared) {
@@ -641,6 +641,14 @@ impl Wal {
                         Err(e) => Err(e.into()),
                     };
                 }
+            }
+            if !self.regions.is_empty() && self.private_index_current()? {
+                // An empty log cannot tell whether the database file changed meanwhile (a
+                // writer may have checkpointed and truncated it): SQLite drops the cache.
+                if self.hdr.max_frame == 0 {
+                    *changed = true;
+                }
+                return Ok(Attempt::Done);
             }
             let scan = crate::scan(&*self.file)?;
             let mut regions = vec![ShmRegion::heap()];
@@ -673,6 +681,45 @@ impl Wal {
                 other
             }
         }
+    }
+
+    /// True if the private index built from the log still describes it (the checks of
+    /// `walBeginShmUnreliable`, under READ_LOCK(0)): a log shorter than its header only if the
+    /// index holds no frame; the same salts in the log's header (no restart since); and no
+    /// valid commit frame after the index's last frame (no commit since).
+    fn private_index_current(&self) -> Result<bool> {
+        let size = self.file.size()?;
+        if size < format::WAL_HEADER_LEN as u64 {
+            return Ok(self.hdr.max_frame == 0);
+        }
+        if self.hdr.max_frame == 0 {
+            // Nothing committed when it was built: rebuilding costs no more than checking.
+            return Ok(false);
+        }
+        let mut bytes = [0u8; format::WAL_HEADER_LEN];
+        if self.file.read_at(0, &mut bytes)?.is_short() {
+            return Ok(false);
+        }
+        let Ok(header) = WalHeader::decode(&bytes) else { return Ok(false) };
+        if header.salt != self.hdr.salt || header.page_size != self.hdr.page_size() {
+            return Ok(false);
+        }
+        let frame_len = format::frame_len(header.page_size);
+        let mut frame = vec![0u8; frame_len as usize];
+        let mut running = self.hdr.frame_checksum;
+        let mut offset = format::frame_offset(self.hdr.max_frame + 1, header.page_size);
+        while offset + frame_len <= size {
+            if self.file.read_at(offset, &mut frame)?.is_short() {
+                break;
+            }
+            match format::decode_frame(&frame, &header, running) {
+                Ok(f) if f.header.commit_size != 0 => return Ok(false),
+                Ok(f) => running = f.header.checksum,
+                Err(_) => break,
+            }
+            offset += frame_len;
+        }
+        Ok(true)
     }
 
     // ----- reading pages ---------------------------------------------------------------------
