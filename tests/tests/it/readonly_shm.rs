@@ -391,16 +391,17 @@ fn a_read_only_pager_reads_a_live_writers_commits_and_never_writes_the_shm() {
         assert_eq!(read_rows(&mut pager), rows(n), "round {round}: the next snapshot");
         assert_files_unchanged(&before, &db, "a read-only pager's read transaction");
     }
-    // The stock reader on SQLite's unix VFS, same steps, agrees and writes nothing either.
-    let before = files(&db);
-    assert_eq!(unix_rows(&db), rows(n), "the unix VFS with readonly_shm=1");
-    assert_files_unchanged(&before, &db, "the unix VFS's readonly_shm reader");
     // It cannot checkpoint.
+    let before = files(&db);
     let refused = pager.checkpoint(CheckpointMode::Passive);
     assert!(refused.is_err(), "a read-only pager checkpointed: {refused:?}");
     assert_files_unchanged(&before, &db, "a refused checkpoint");
     pager.close().unwrap();
     assert_files_unchanged(&before, &db, "closing the read-only pager");
+    // The stock reader on SQLite's unix VFS (once ours is closed: closing a descriptor drops
+    // the process's POSIX locks on the file) agrees and writes nothing either.
+    assert_eq!(unix_rows(&db), rows(n), "the unix VFS with readonly_shm=1");
+    assert_files_unchanged(&before, &db, "the unix VFS's readonly_shm reader");
     // The writer saw nothing odd.
     assert_eq!(writer.ok("w", "PRAGMA integrity_check"), r#"[["ok"]]"#);
 }
@@ -452,6 +453,46 @@ fn a_read_only_pager_reads_a_dead_writers_log_through_a_private_index() {
     assert_files_unchanged(&before, &db, "folio's reader of an unreliable -shm");
 }
 
+/// Rows `0..from` made by a writer that checkpointed after `from - 3` and was killed.
+fn dead_writer(db: &Path, from: u32) {
+    let mut w = writer(db, from - 3);
+    w.ok("w", "PRAGMA wal_checkpoint(PASSIVE)");
+    for i in from - 3..from {
+        commit(&mut w, i);
+    }
+    w.crash();
+}
+
+#[test]
+fn the_private_index_follows_commits_and_restarts_of_writers_that_come_and_go() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("t.db");
+    dead_writer(&db, 9);
+    let mut pager = ro_pager(&db);
+    let mut n = 9;
+    for step in 0..4 {
+        assert_eq!(read_rows(&mut pager), rows(n), "step {step}: built or kept");
+        assert_eq!(read_rows(&mut pager), rows(n), "step {step}: kept");
+        // A writer comes (it recovers the -shm), commits and is killed: the salts are the
+        // same, a commit follows the private index's last frame.
+        let mut w = SqliteChild::spawn(&db);
+        w.open("w");
+        if step % 2 == 1 {
+            // This time it checkpoints everything first, so its commit restarts the log
+            // (new salts, frames from 1 again, over the old ones).
+            w.ok("w", "PRAGMA wal_checkpoint(PASSIVE)");
+        }
+        commit(&mut w, n);
+        n += 1;
+        w.crash();
+        let before = files(&db);
+        assert_eq!(read_rows(&mut pager), rows(n), "step {step}: after a writer came and went");
+        assert_files_unchanged(&before, &db, "a reader of an unreliable -shm");
+    }
+    pager.close().unwrap();
+    assert_eq!(unix_rows(&db), rows(n), "the unix VFS on the same files");
+}
+
 // ----- the bridge: stock SQLite on the OS VFS -------------------------------------------------
 
 fn bridged_reader(vfs: &BridgedVfs, db: &Path) -> Connection {
@@ -477,32 +518,28 @@ fn stock_sqlite_through_the_bridge_honours_readonly_shm_as_the_unix_vfs_does() {
     let mut writer = writer(&db, 4);
     let vfs = BridgedVfs::register("roshm", Arc::new(OsVfs::new()));
     let mut n = 4;
-    for round in 0..6 {
-        // A read transaction open while the writer commits keeps its snapshot, on both VFSes.
-        let folio = bridged_reader(&vfs, &db);
-        let unix = unix_reader(&db);
-        for conn in [&folio, &unix] {
-            conn.execute_batch("BEGIN").unwrap();
-            assert_eq!(sql_rows(conn), rows(n), "round {round}");
-        }
-        commit(&mut writer, n);
-        n += 1;
-        for conn in [&folio, &unix] {
-            assert_eq!(sql_rows(conn), rows(n - 1), "round {round}: a commit under the snapshot");
-            conn.execute_batch("COMMIT").unwrap();
-        }
-        drop(unix);
-        // A quiet read through the bridge writes nothing, as the unix VFS's does not.
+    // One round of the same steps on a VFS: a read transaction kept while the writer commits,
+    // a quiet read that must write nothing, a checkpoint. Each VFS runs with the other's
+    // connection closed: closing a descriptor drops every POSIX lock the process holds on the
+    // file, the other VFS's included.
+    let mut round = |conn: Connection, what: &str, n: &mut u32| -> String {
+        conn.execute_batch("BEGIN").unwrap();
+        assert_eq!(sql_rows(&conn), rows(*n), "{what}: the snapshot");
+        commit(&mut writer, *n);
+        *n += 1;
+        assert_eq!(sql_rows(&conn), rows(*n - 1), "{what}: a commit under the snapshot");
+        conn.execute_batch("COMMIT").unwrap();
         let before = files(&db);
-        assert_eq!(sql_rows(&folio), rows(n), "round {round}: the bridge's next snapshot");
-        assert_files_unchanged(&before, &db, "stock SQLite with readonly_shm=1 on Folio");
-        // Checkpoints: the same outcome on both, and nothing written.
-        let ours = checkpoint_outcome(&folio);
-        drop(folio);
-        let unix = unix_reader(&db);
-        assert_eq!(ours, checkpoint_outcome(&unix), "round {round}: checkpoint outcomes");
-        drop(unix);
-        assert_files_unchanged(&before, &db, "checkpoints from readonly_shm readers");
+        assert_eq!(sql_rows(&conn), rows(*n), "{what}: the next snapshot");
+        let outcome = checkpoint_outcome(&conn);
+        drop(conn);
+        assert_files_unchanged(&before, &db, what);
+        outcome
+    };
+    for r in 0..4 {
+        let ours = round(bridged_reader(&vfs, &db), &format!("round {r}, Folio"), &mut n);
+        let unix = round(unix_reader(&db), &format!("round {r}, unix"), &mut n);
+        assert_eq!(ours, unix, "round {r}: checkpoint outcomes");
     }
 
     // The writer killed: both read the log through SQLite's unreliable-shm path.
