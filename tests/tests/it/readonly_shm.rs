@@ -493,6 +493,41 @@ fn the_private_index_follows_commits_and_restarts_of_writers_that_come_and_go() 
     assert_eq!(unix_rows(&db), rows(n), "the unix VFS on the same files");
 }
 
+#[test]
+fn a_read_write_connection_with_readonly_shm_cannot_write_a_wal_database() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("t.db");
+    let mut writer = writer(&db, 3);
+    let before = files(&db);
+    // folio-pager opened read-write, the -shm read-only: it reads, it may not write.
+    let opts = PagerOptions { readonly_shm: true, ..PagerOptions::default() };
+    let mut pager = Pager::open(Arc::new(OsVfs::new()), &db, opts).unwrap();
+    assert_eq!(read_rows(&mut pager), rows(3));
+    let refused = pager.begin_write();
+    assert!(refused.is_err(), "a write transaction over a read-only -shm: {refused:?}");
+    let _ = pager.rollback();
+    pager.close().unwrap();
+    assert_files_unchanged(&before, &db, "a read-write pager with a read-only -shm");
+    // Stock SQLite read-write with readonly_shm=1, on Folio and on unix: the same refusal.
+    let vfs = BridgedVfs::register("roshm-rw", Arc::new(OsVfs::new()));
+    let uri = format!("file:{}?readonly_shm=1", db.display());
+    let flags = SqlFlags::SQLITE_OPEN_READ_WRITE | SqlFlags::SQLITE_OPEN_URI;
+    let insert = |conn: Connection| {
+        let outcome = match conn.execute("INSERT INTO t VALUES('x')", []) {
+            Ok(n) => format!("{n} row(s) inserted"),
+            Err(e) => format!("error {:?}", folio_tests::stock_sqlite::extended_code(&e)),
+        };
+        assert_eq!(sql_rows(&conn), rows(3));
+        outcome
+    };
+    let ours = insert(vfs.open_with(&uri, flags).unwrap());
+    let unix = insert(Connection::open_with_flags_and_vfs(&uri, flags, "unix").unwrap());
+    assert_eq!(ours, unix, "an insert through a read-only -shm");
+    assert!(ours.starts_with("error"), "{ours}");
+    assert_files_unchanged(&before, &db, "read-write connections with readonly_shm=1");
+    assert_eq!(writer.ok("w", "SELECT count(*) FROM t"), "[[3]]");
+}
+
 // ----- the bridge: stock SQLite on the OS VFS -------------------------------------------------
 
 fn bridged_reader(vfs: &BridgedVfs, db: &Path) -> Connection {
