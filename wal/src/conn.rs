@@ -131,7 +131,8 @@ pub struct Wal {
     /// The `-shm` is mapped read-only (SQLite's `WAL_SHM_RDONLY`): never written.
     shm_read_only: bool,
     /// The read-only `-shm` is not kept by anyone live (SQLite's `bShmUnreliable`): `regions`
-    /// is a private heap index rebuilt from the log at each read transaction.
+    /// is a private heap index of the log, checked (and rebuilt if stale) at each read
+    /// transaction.
     shm_unreliable: bool,
     /// `nCkpt`: the checkpoint sequence number this connection writes into a new log header.
     checkpoint_seq: u32,
