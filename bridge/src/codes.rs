@@ -82,7 +82,7 @@ fn io_code(op: Op) -> c_int {
 
 /// SQLite's `xOpen` flags as folio-vfs [`OpenFlags`]. The file type comes from the one
 /// `SQLITE_OPEN_*` type bit SQLite sets (a main database if none is set and a name was given, a
-/// temporary database otherwise).
+/// temporary database otherwise). `readonly_shm` is a URI parameter, not a flag: `xOpen` sets it.
 pub fn open_flags(flags: c_int, named: bool) -> OpenFlags {
     let kind = if flags & ffi::SQLITE_OPEN_MAIN_DB != 0 {
         FileKind::MainDb
@@ -110,6 +110,7 @@ pub fn open_flags(flags: c_int, named: bool) -> OpenFlags {
         exclusive: flags & ffi::SQLITE_OPEN_EXCLUSIVE != 0,
         delete_on_close: flags & ffi::SQLITE_OPEN_DELETEONCLOSE != 0,
         no_follow: flags & SQLITE_OPEN_NOFOLLOW != 0,
+        readonly_shm: false,
     }
 }
 

@@ -531,6 +531,7 @@ unsafe extern "C" fn x_shm_map(
         match state.file.shm_map(region, extend != 0) {
             Ok(Some(shm)) => {
                 let address = shm.as_ptr();
+                let read_only = shm.is_read_only();
                 let mut kept = state.shm.lock();
                 if !kept.iter().any(|r| r.same_memory(&shm)) {
                     kept.push(shm);
@@ -538,13 +539,21 @@ unsafe extern "C" fn x_shm_map(
                 // SAFETY: as above. The region is kept alive in `state.shm` until xShmUnmap or
                 // xClose, the only points after which SQLite stops using the address.
                 unsafe { *out = address.cast::<c_void>() };
-                ffi::SQLITE_OK
+                // A read-only mapping is returned with SQLITE_READONLY, as unixShmMap does:
+                // SQLite then never writes it (its WAL_SHM_RDONLY paths).
+                if read_only {
+                    ffi::SQLITE_READONLY
+                } else {
+                    ffi::SQLITE_OK
+                }
             }
             // Not there yet and not to be created: SQLITE_OK with a null pointer, as unix does.
             Ok(None) => ffi::SQLITE_OK,
-            // A plain SQLITE_READONLY with a null pointer would tell SQLite the region is mapped
-            // read-only; CANTINIT sends it to its no-shared-memory path instead.
-            Err(e @ Error::ReadOnly { .. }) => state.fail_as(SQLITE_READONLY_CANTINIT, &e),
+            // A read-only -shm nobody live initialised: SQLite's unreliable-shm path.
+            Err(e) if e.is_shm_cant_init() => state.fail_as(SQLITE_READONLY_CANTINIT, &e),
+            // A read-only -shm too small for the region: SQLITE_READONLY with a null pointer,
+            // as unixShmMap returns (SQLite then asks for recovery it may not run).
+            Err(e @ Error::ReadOnly { .. }) => state.fail_as(ffi::SQLITE_READONLY, &e),
             Err(e) => state.fail(&e),
         }
     })

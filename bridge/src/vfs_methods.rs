@@ -12,7 +12,7 @@
 use crate::guard::{fail, ffi_call, ffi_call_void, last_error, record};
 use crate::io_methods;
 use crate::registry::Shell;
-use folio_vfs::{AccessCheck, Vfs};
+use folio_vfs::{AccessCheck, FileKind, Vfs};
 use libsqlite3_sys as ffi;
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
@@ -116,9 +116,9 @@ unsafe extern "C" fn x_open(
         };
         // A null name asks for a temporary file of the VFS's naming, deleted on close.
         // SAFETY: a non-null name is a NUL-terminated string valid during the call (URI
-        // parameters that follow its NUL are not read).
+        // parameters that follow its NUL are not read here).
         let path = (!name.is_null()).then(|| unsafe { path_from_c(name) });
-        let open_flags = crate::codes::open_flags(flags, path.is_some());
+        let mut open_flags = crate::codes::open_flags(flags, path.is_some());
         // As the unix VFS: a URI filename's `psow` parameter sets powersafe overwrite.
         let psow = (flags & ffi::SQLITE_OPEN_URI != 0 && !name.is_null())
             .then(|| {
@@ -131,6 +131,17 @@ unsafe extern "C" fn x_open(
                 }
             })
             .flatten();
+        if open_flags.kind == FileKind::MainDb && !name.is_null() {
+            // `readonly_shm=1` opens the -shm read-only, as the unix VFS's
+            // unixOpenSharedMemory asks `sqlite3_uri_boolean` of the database's name.
+            let key = c"readonly_shm";
+            // SAFETY: for a main database SQLite passes a name made by
+            // sqlite3_create_filename / the URI parser, its parameters after its NUL, which
+            // is what sqlite3_uri_boolean reads (a name without parameters has an empty list).
+            // The key is NUL-terminated.
+            let asked = unsafe { ffi::sqlite3_uri_boolean(name, key.as_ptr(), 0) };
+            open_flags.readonly_shm = asked != 0;
+        }
         match inner.open(path.as_deref(), open_flags) {
             Ok(vfs_file) => {
                 // SAFETY: as above; SQLite does not use `file` until xOpen returns.

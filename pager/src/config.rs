@@ -133,6 +133,11 @@ pub struct PagerOptions {
     /// `true` takes the VFS's word. Fixed at open, as SQLite's unix VFS fixes it at the first
     /// ask.
     pub powersafe_overwrite: bool,
+    /// SQLite's `readonly_shm=1`: open the `-shm` read-only (never creating it), so that in WAL
+    /// mode this connection reads the wal-index without ever writing it (or, with nobody live
+    /// keeping it, reads the log through a private index). Such a connection cannot write or
+    /// checkpoint a WAL database; pair it with `read_only`.
+    pub readonly_shm: bool,
 }
 
 impl Default for PagerOptions {
@@ -154,6 +159,7 @@ impl Default for PagerOptions {
             chunk_size: 0,
             persist_wal: false,
             powersafe_overwrite: true,
+            readonly_shm: false,
         }
     }
 }

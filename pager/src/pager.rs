@@ -144,6 +144,7 @@ impl Pager {
             OpenFlags::read_write(FileKind::MainDb)
         };
         flags.no_follow = opts.no_follow;
+        flags.readonly_shm = opts.readonly_shm;
         // As SQLite does (`xFullPathname`): a name that leads through symbolic links is replaced
         // by the file's own, so the journal and log sit beside the file every other
         // connection finds, whatever name it used. Other names are kept as given.

@@ -8,6 +8,9 @@
 //!   both directions, including the close pitfall of POSIX locks (fact sheet §2).
 //! * `shm_interop`: the `-shm` lock slots and dead-man switch against stock sqlite3
 //!   (fact sheet §5.6, §5.7, §11).
+//! * `readonly_shm`: a read-only `-shm` (`readonly_shm=1`) on the OS VFS, folio-pager and stock
+//!   SQLite through the bridge beside SQLite's unix VFS: a live stock writer's commits read
+//!   without writing the `-shm`, no checkpoint; a dead writer's log read through a private index.
 //! * `crash_harness`: the crash-test harness proving itself on the toy commit protocol.
 //! * `async_crash`: the toy commit protocol through folio-asyncio's async VFS on the simulated
 //!   disk: every crash recovers a committed prefix that keeps everything at or before the
@@ -68,6 +71,8 @@ mod pager_crash;
 mod pager_interop;
 #[path = "it/pager_wal_interop.rs"]
 mod pager_wal_interop;
+#[path = "it/readonly_shm.rs"]
+mod readonly_shm;
 #[path = "it/shm_interop.rs"]
 mod shm_interop;
 #[path = "it/sqlite_apps.rs"]

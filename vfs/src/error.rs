@@ -175,6 +175,13 @@ impl Error {
         matches!(self, Error::Busy { .. })
     }
 
+    /// True for the [`Error::ReadOnly`] of [`crate::VfsFile::shm_map`] on a read-only `-shm`
+    /// that no live process has initialised (SQLite's `SQLITE_READONLY_CANTINIT`): its contents
+    /// cannot be trusted, and the caller may not fix them.
+    pub fn is_shm_cant_init(&self) -> bool {
+        matches!(self, Error::ReadOnly { op: Op::ShmOpen, .. })
+    }
+
     /// True when the OS said the disk (or quota) is full (SQLITE_FULL).
     pub fn is_disk_full(&self) -> bool {
         self.raw_os_error().is_some_and(|e| e == libc::ENOSPC || e == libc::EDQUOT)

@@ -99,6 +99,13 @@ pub struct OpenFlags {
     /// VFS opens with `O_NOFOLLOW`). Links in the directories above are still followed, as in
     /// SQLite; [`Vfs::canonical_path`] says whether any was.
     pub no_follow: bool,
+    /// Main database only: open its `-shm` read-only, never creating it (SQLite's
+    /// `readonly_shm=1` URI parameter). Without it the `-shm` is opened read-write (created if
+    /// missing) and read-only only when that is refused. A read-only `-shm` is mapped read-only
+    /// ([`ShmRegion::is_read_only`]) and its slots can only be taken shared; see
+    /// [`VfsFile::shm_map`]. VFSs whose shared memory is not a file (the memory VFS, the
+    /// simulated disk) ignore it.
+    pub readonly_shm: bool,
 }
 
 impl OpenFlags {
@@ -111,6 +118,7 @@ impl OpenFlags {
             exclusive: false,
             delete_on_close: false,
             no_follow: false,
+            readonly_shm: false,
         }
     }
 
@@ -127,6 +135,11 @@ impl OpenFlags {
     /// The same flags with `exclusive` set (create must not find an existing file).
     pub fn exclusive(self) -> Self {
         OpenFlags { exclusive: true, ..self }
+    }
+
+    /// The same flags with `readonly_shm` set (the `-shm` opened read-only, never created).
+    pub fn readonly_shm(self) -> Self {
+        OpenFlags { readonly_shm: true, ..self }
     }
 
     /// The same flags with `delete_on_close` set.
@@ -522,6 +535,17 @@ pub trait VfsFile: Send + Sync {
     /// no process is using the database, stale contents are discarded. As in SQLite, the OS VFS
     /// does that by truncating the file to 3 bytes, so nothing may rely on bytes 0..3 being zero
     /// afterwards (the wal-index header is validated by its checksum anyway).
+    ///
+    /// A `-shm` opened read-only (`OpenFlags::readonly_shm`, or read-write refused), as SQLite's
+    /// unix VFS does it:
+    /// * while another process holds the dead-man switch (someone live keeps the wal-index), the
+    ///   regions are mapped read-only: [`ShmRegion::is_read_only`] is true and its stores panic
+    ///   before touching the memory (a caller bug, never a fault). A region the file does not
+    ///   hold yet is [`Error::ReadOnly`] with [`Op::ShmMap`] (it cannot be grown);
+    /// * while nobody holds it, the contents cannot be trusted and nobody can fix them:
+    ///   [`Error::ReadOnly`] with [`Op::ShmOpen`] ([`Error::is_shm_cant_init`], SQLite's
+    ///   `SQLITE_READONLY_CANTINIT`), and every later call asks again. The slot locks still work
+    ///   (shared only), so the caller can build a private wal-index under READ_LOCK(0).
     fn shm_map(&self, region: u32, extend: bool) -> Result<Option<ShmRegion>> {
         let _ = (region, extend);
         Err(self.unsupported(Op::ShmMap, "this VFS has no shared memory"))

@@ -466,6 +466,8 @@ pub struct OsFile {
     path: PathBuf,
     kind: FileKind,
     read_only: bool,
+    /// `OpenFlags::readonly_shm`: the `-shm`, if this handle opens it, is opened read-only.
+    readonly_shm: bool,
     delete_on_close: bool,
     /// Journals and WALs we created sync their directory on their first sync, so the new
     /// name is durable (SQLite's `UNIXFILE_DIRSYNC`).
@@ -559,6 +561,7 @@ impl OsFile {
             path,
             kind: flags.kind,
             read_only,
+            readonly_shm: flags.readonly_shm,
             delete_on_close: flags.delete_on_close,
             sync_dir_pending: AtomicBool::new(flags.syncs_directory_on_first_sync()),
             id,
@@ -758,7 +761,7 @@ impl VfsFile for OsFile {
         }
         let mut conn = self.shm.lock();
         if conn.is_none() {
-            *conn = Some(shm::ShmConn::open(&self.inode, &self.path)?);
+            *conn = Some(shm::ShmConn::open(&self.inode, &self.path, self.readonly_shm)?);
         }
         conn.as_ref().expect("set above").node().map(region, extend)
     }

@@ -132,6 +132,29 @@ impl ShmRegion {
         ShmRegion { backing: Arc::new(Backing::Mapped(region)) }
     }
 
+    /// True if the region is a read-only mapping of a `-shm` this process may not write (see
+    /// [`crate::VfsFile::shm_map`]): other processes still write it, so loads see their
+    /// changes, but every store ([`ShmRegion::store_u32`], [`ShmRegion::store_u16`],
+    /// [`ShmRegion::copy_in`]) panics before touching the memory. Heap regions are never
+    /// read-only.
+    pub fn is_read_only(&self) -> bool {
+        match &*self.backing {
+            #[cfg(all(unix, not(loom)))]
+            Backing::Mapped(m) => m.is_read_only(),
+            _ => false,
+        }
+    }
+
+    /// Panics if the region is read-only: a store there would fault (the map is `PROT_READ`).
+    #[inline]
+    fn check_writable(&self, offset: usize) {
+        assert!(
+            !self.is_read_only(),
+            "store at shm offset {offset} into a read-only -shm region (the caller must check \
+             ShmRegion::is_read_only before writing the wal-index)"
+        );
+    }
+
     /// True if both handles refer to the same memory.
     pub fn same_memory(&self, other: &ShmRegion) -> bool {
         Arc::ptr_eq(&self.backing, &other.backing)
@@ -153,7 +176,9 @@ impl ShmRegion {
     /// a clone) lives, even after [`crate::VfsFile::shm_unmap`]; the caller keeps one alive for
     /// as long as it hands the address out. The address is at least 4-byte aligned. Getting it
     /// is safe; using it is the foreign code's business, which (like another process sharing the
-    /// `-shm`) does not follow Rust's memory model. Not available under `cfg(loom)`, where the
+    /// `-shm`) does not follow Rust's memory model. The memory of a read-only region
+    /// ([`ShmRegion::is_read_only`]) is mapped read-only: writing it faults, so the foreign code
+    /// must be told (the bridge returns `SQLITE_READONLY`). Not available under `cfg(loom)`, where the
     /// region is an array of loom atomics rather than plain memory.
     #[cfg(not(loom))]
     pub fn as_ptr(&self) -> *mut u8 {
@@ -182,9 +207,14 @@ impl ShmRegion {
     }
 
     /// Stores the native-endian `u32` at `offset` (a multiple of 4).
+    ///
+    /// # Panics
+    /// On a read-only region ([`ShmRegion::is_read_only`]), or a misaligned or out-of-range
+    /// offset.
     #[inline]
     pub fn store_u32(&self, offset: usize, value: u32, order: Ordering) {
         Self::check(offset, 4);
+        self.check_writable(offset);
         match &*self.backing {
             Backing::Heap(words) => words[offset / 4].store(value, order),
             #[cfg(loom)]
@@ -217,9 +247,13 @@ impl ShmRegion {
     }
 
     /// Stores the native-endian `u16` at `offset` (a multiple of 2).
+    ///
+    /// # Panics
+    /// As [`ShmRegion::store_u32`].
     #[inline]
     pub fn store_u16(&self, offset: usize, value: u16, order: Ordering) {
         Self::check(offset, 2);
+        self.check_writable(offset);
         match &*self.backing {
             Backing::Heap(words) => store_half(&words[offset / 4], offset, value, order),
             #[cfg(loom)]
@@ -243,6 +277,9 @@ impl ShmRegion {
     }
 
     /// Copies `bytes` to `offset` with atomic 32-bit stores (offset and length multiples of 4).
+    ///
+    /// # Panics
+    /// As [`ShmRegion::store_u32`].
     pub fn copy_in(&self, offset: usize, bytes: &[u8], order: Ordering) {
         assert!(bytes.len() % 4 == 0, "copy_in length {} is not a multiple of 4", bytes.len());
         for (i, chunk) in bytes.chunks_exact(4).enumerate() {

@@ -11,6 +11,16 @@
 //! Lock slots (`xShmLock`): 0 WRITE, 1 CKPT, 2 RECOVER, 3.. READ(0..4). With a heap-memory index
 //! (`locking_mode=EXCLUSIVE`) and while closing as the last connection, no slot is locked: the
 //! database lock keeps everyone else out (SQLite's `exclusiveMode`).
+//!
+//! A read-only `-shm` (the VFS maps it read-only: `OpenFlags::readonly_shm`, or read-write
+//! refused) follows SQLite's `WAL_SHM_RDONLY` paths: the wal-index is read, never written — no
+//! read mark is claimed (an existing one is used, or READ_LOCK(0)), no recovery
+//! (`Error::ReadOnly`, SQLite's `SQLITE_READONLY_RECOVERY`), no write transaction, no
+//! checkpoint. When nobody live has initialised that `-shm` (the VFS says
+//! `is_shm_cant_init`) its contents cannot be trusted: as SQLite's `walBeginShmUnreliable`,
+//! each read transaction takes READ_LOCK(0) shared (no checkpoint can copy or restart the log
+//! under it), asks the VFS again, and reads the log through a private heap index built from
+//! the `-wal` under that lock (kept while the log's salts stay and no commit follows it).
 
 mod checkpoint;
 
@@ -122,6 +132,12 @@ pub struct Wal {
     ckpt_lock: bool,
     /// No shm locks are taken (heap index, or closing as the last connection).
     exclusive: bool,
+    /// The `-shm` is mapped read-only (SQLite's `WAL_SHM_RDONLY`): never written.
+    shm_read_only: bool,
+    /// The read-only `-shm` is not kept by anyone live (SQLite's `bShmUnreliable`): `regions`
+    /// is a private heap index of the log, checked (and rebuilt if stale) at each read
+    /// transaction.
+    shm_unreliable: bool,
     /// `nCkpt`: the checkpoint sequence number this connection writes into a new log header.
     checkpoint_seq: u32,
     /// `truncateOnCommit`: the first commit after a (re)start applies `journal_size_limit`.
@@ -188,6 +204,8 @@ impl Wal {
             write_lock: false,
             ckpt_lock: false,
             exclusive: opts.heap_index,
+            shm_read_only: false,
+            shm_unreliable: false,
             checkpoint_seq: 0,
             truncate_on_commit: false,
             recksum_from: 0,
@@ -241,6 +259,19 @@ impl Wal {
         self.read_lock.is_some()
     }
 
+    /// True if the `-shm` turned out read-only when it was mapped: this connection reads the
+    /// wal-index but never writes it (no recovery, no read-mark claims, no writes, no
+    /// checkpoints).
+    pub fn shm_read_only(&self) -> bool {
+        self.shm_read_only || self.shm_unreliable
+    }
+
+    /// True while the read-only `-shm` is not kept by any live process, so this connection
+    /// reads through a private index built from the log (SQLite's unreliable-shm path).
+    pub fn shm_unreliable(&self) -> bool {
+        self.shm_unreliable
+    }
+
     /// True inside a write transaction.
     pub fn in_write(&self) -> bool {
         self.write_lock
@@ -261,20 +292,40 @@ impl Wal {
     // ----- shared memory and slot locks ------------------------------------------------------
 
     fn barrier(&self) {
-        if !self.opts.heap_index {
+        if !self.heap() {
             self.db.shm_barrier();
         }
     }
 
+    /// True if `regions` is heap memory: a heap index, or the private copy of an unreliable
+    /// read-only `-shm`.
+    fn heap(&self) -> bool {
+        self.opts.heap_index || self.shm_unreliable
+    }
+
     /// Maps regions up to `region` (`walIndexPage`); false if the `-shm` is too small and
-    /// `extend` is off.
+    /// `extend` is off, or it is read-only and too small. A read-only mapping marks the
+    /// connection [`Wal::shm_read_only`]; a read-only `-shm` nobody live initialised is the
+    /// VFS's error ([`folio_vfs::Error::is_shm_cant_init`]).
     fn map(&mut self, region: u32, extend: bool) -> Result<bool> {
         while self.regions.len() <= region as usize {
             let next = self.regions.len() as u32;
-            let mapped = if self.opts.heap_index {
+            let mapped = if self.heap() {
                 extend.then(ShmRegion::heap)
             } else {
-                self.db.shm_map(next, extend)?
+                match self.db.shm_map(next, extend) {
+                    Ok(mapped) => {
+                        if mapped.as_ref().is_some_and(ShmRegion::is_read_only) {
+                            self.shm_read_only = true;
+                        }
+                        mapped
+                    }
+                    Err(folio_vfs::Error::ReadOnly { op: folio_vfs::Op::ShmMap, .. }) => {
+                        self.shm_read_only = true;
+                        None
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             };
             match mapped {
                 Some(r) => self.regions.push(r),
@@ -395,8 +446,18 @@ impl Wal {
             self.vfs.sleep(Duration::from_micros(micros));
         }
         if !use_wal {
+            if self.shm_unreliable {
+                return self.begin_read_unreliable(changed);
+            }
             match self.read_index_header() {
                 Ok(c) => *changed |= c,
+                Err(Error::Vfs(e)) if e.is_shm_cant_init() => {
+                    // Nobody live keeps the read-only -shm: read through a private index.
+                    self.regions.clear();
+                    self.shm_read_only = true;
+                    self.shm_unreliable = true;
+                    return self.begin_read_unreliable(changed);
+                }
                 Err(e) if e.is_lock_busy() => {
                     // A writer or a recovery holds the WRITE lock while the header is unusable.
                     if self.regions.is_empty() {
@@ -417,6 +478,7 @@ impl Wal {
             }
         }
         let r0 = self.region0().clone();
+        let mut read0_busy = false;
         if !use_wal && index::n_backfill(&r0) == self.hdr.max_frame {
             // Everything is in the database file: read it alone, unless a checkpointer holds
             // READ_LOCK(0) exclusive (then use a read mark like any reader).
@@ -431,7 +493,7 @@ impl Wal {
                     self.min_frame = 0;
                     return Ok(Attempt::Done);
                 }
-                Err(e) if e.is_lock_busy() => {}
+                Err(e) if e.is_lock_busy() => read0_busy = true,
                 Err(e) => return Err(e),
             }
         }
@@ -446,7 +508,8 @@ impl Wal {
             }
         }
         let mut claimed = false;
-        if best_mark < max_frame || best == 0 {
+        // A read-only -shm: no mark is ever claimed (it would be a write).
+        if !self.shm_read_only && (best_mark < max_frame || best == 0) {
             for i in 1..N_READERS {
                 match self.lock(read_lock_slot(i), 1, ShmLockKind::Exclusive) {
                     Ok(()) => {
@@ -469,6 +532,13 @@ impl Wal {
             }
         }
         if best == 0 {
+            if self.shm_read_only && !read0_busy {
+                // SQLite's SQLITE_READONLY_CANTINIT from walTryBeginRead.
+                return Err(Error::ReadOnly {
+                    path: self.path.clone(),
+                    what: "read: no read mark fits the snapshot and the -shm is read-only",
+                });
+            }
             return Ok(Attempt::Retry);
         }
         if !claimed {
@@ -494,6 +564,16 @@ impl Wal {
         let mut changed = false;
         let extend = self.write_lock || self.opts.heap_index;
         let bad = if self.map(0, extend)? { self.try_header(&mut changed) } else { true };
+        if bad && self.shm_read_only {
+            // Recovery would write the -shm: SQLite's SQLITE_READONLY_RECOVERY, unless a
+            // writer or a recovery holds WRITE (then busy, and the caller retries).
+            self.lock(WRITE_LOCK, 1, ShmLockKind::Shared)?;
+            self.unlock_shared(WRITE_LOCK);
+            return Err(Error::ReadOnly {
+                path: self.path.clone(),
+                what: "recover the wal-index: the -shm is read-only",
+            });
+        }
         if bad {
             let had_write = self.write_lock;
             if !had_write {
@@ -541,6 +621,115 @@ impl Wal {
         }
     }
 
+    /// A read transaction over a read-only `-shm` nobody live keeps (`walBeginShmUnreliable`):
+    /// READ_LOCK(0) shared, so no checkpoint copies, restarts or truncates the log meanwhile;
+    /// then, if the VFS still says nobody initialised the `-shm`, a private index of the log's
+    /// committed frames, built from the `-wal` under that lock. As SQLite's heap copy it is
+    /// kept between transactions while the log's salts are the same and no commit frame
+    /// follows its last frame ([`Wal::private_index_current`]); otherwise rebuilt. Once a live
+    /// process has initialised the `-shm`, the shared wal-index is used again (read-only).
+    fn begin_read_unreliable(&mut self, changed: &mut bool) -> Result<Attempt> {
+        match self.lock(read_lock_slot(0), 1, ShmLockKind::Shared) {
+            Ok(()) => {}
+            Err(e) if e.is_lock_busy() => return Ok(Attempt::Retry),
+            Err(e) => return Err(e),
+        }
+        let result = (|| -> Result<Attempt> {
+            match self.db.shm_map(0, false) {
+                Err(e) if e.is_shm_cant_init() => {}
+                // Someone live keeps the -shm now (or it failed): back to the shared index.
+                other => {
+                    self.regions.clear();
+                    self.shm_unreliable = false;
+                    *changed = true;
+                    // A busy dead-man switch: someone is initialising the -shm right now.
+                    return match other {
+                        Ok(_) | Err(folio_vfs::Error::ReadOnly { .. }) => Ok(Attempt::Retry),
+                        Err(e) if e.is_busy() => Ok(Attempt::Retry),
+                        Err(e) => Err(e.into()),
+                    };
+                }
+            }
+            if !self.regions.is_empty() && self.private_index_current()? {
+                // An empty log cannot tell whether the database file changed meanwhile (a
+                // writer may have checkpointed and truncated it): SQLite drops the cache.
+                if self.hdr.max_frame == 0 {
+                    *changed = true;
+                }
+                return Ok(Attempt::Done);
+            }
+            let scan = crate::scan(&*self.file)?;
+            let mut regions = vec![ShmRegion::heap()];
+            for entry in &scan.frames {
+                let region = index::region_of_frame(entry.frame_no) as usize;
+                while regions.len() <= region {
+                    regions.push(ShmRegion::heap());
+                }
+                index::append(&regions, entry.frame_no, entry.page_no, 0)?;
+            }
+            self.regions = regions;
+            let hdr = IndexHeader::recovered(&scan);
+            // An empty log says nothing about the database file, which a writer may have
+            // changed (and checkpointed, and truncated the log) since: SQLite drops the cache.
+            if hdr != self.hdr || hdr.max_frame == 0 {
+                *changed = true;
+            }
+            self.hdr = hdr;
+            self.checkpoint_seq = scan.header.map_or(0, |h| h.checkpoint_seq);
+            Ok(Attempt::Done)
+        })();
+        match result {
+            Ok(Attempt::Done) => {
+                self.read_lock = Some(0);
+                self.min_frame = 1;
+                Ok(Attempt::Done)
+            }
+            other => {
+                self.unlock_shared(read_lock_slot(0));
+                other
+            }
+        }
+    }
+
+    /// True if the private index built from the log still describes it (the checks of
+    /// `walBeginShmUnreliable`, under READ_LOCK(0)): a log shorter than its header only if the
+    /// index holds no frame; the same salts in the log's header (no restart since); and no
+    /// valid commit frame after the index's last frame (no commit since).
+    fn private_index_current(&self) -> Result<bool> {
+        let size = self.file.size()?;
+        if size < format::WAL_HEADER_LEN as u64 {
+            return Ok(self.hdr.max_frame == 0);
+        }
+        if self.hdr.max_frame == 0 {
+            // Nothing committed when it was built: rebuilding costs no more than checking.
+            return Ok(false);
+        }
+        let mut bytes = [0u8; format::WAL_HEADER_LEN];
+        if self.file.read_at(0, &mut bytes)?.is_short() {
+            return Ok(false);
+        }
+        let Ok(header) = WalHeader::decode(&bytes) else { return Ok(false) };
+        if header.salt != self.hdr.salt || header.page_size != self.hdr.page_size() {
+            return Ok(false);
+        }
+        let frame_len = format::frame_len(header.page_size);
+        let mut frame = vec![0u8; frame_len as usize];
+        let mut running = self.hdr.frame_checksum;
+        let mut offset = format::frame_offset(self.hdr.max_frame + 1, header.page_size);
+        while offset + frame_len <= size {
+            if self.file.read_at(offset, &mut frame)?.is_short() {
+                break;
+            }
+            match format::decode_frame(&frame, &header, running) {
+                Ok(f) if f.header.commit_size != 0 => return Ok(false),
+                Ok(f) => running = f.header.checksum,
+                Err(_) => break,
+            }
+            offset += frame_len;
+        }
+        Ok(true)
+    }
+
     // ----- reading pages ---------------------------------------------------------------------
 
     /// The newest frame of the snapshot carrying `page_no` (`sqlite3WalFindFrame`), or `None`
@@ -550,10 +739,12 @@ impl Wal {
             return Err(self.misuse("find a frame outside a read transaction"));
         };
         let max_frame = self.hdr.max_frame;
-        if max_frame == 0 || lock == 0 {
+        // READ_LOCK(0) reads the database alone, except over an unreliable -shm, where it is
+        // the lock that keeps the log (indexed privately) in place.
+        if max_frame == 0 || (lock == 0 && !self.shm_unreliable) {
             return Ok(None);
         }
-        if !self.map(index::region_of_frame(max_frame), self.write_lock || self.opts.heap_index)? {
+        if !self.map(index::region_of_frame(max_frame), self.write_lock || self.heap())? {
             return Err(Error::RegionMissing {
                 region: index::region_of_frame(max_frame),
                 mapped: self.regions.len(),
@@ -588,7 +779,7 @@ impl Wal {
     /// committed since the snapshot was taken, releases it and fails with
     /// [`Error::BusySnapshot`].
     pub fn begin_write(&mut self) -> Result<()> {
-        if self.opts.read_only {
+        if self.opts.read_only || self.shm_read_only() {
             return Err(Error::ReadOnly { path: self.path.clone(), what: "write" });
         }
         if self.read_lock.is_none() {
@@ -975,7 +1166,7 @@ impl Wal {
         self.end_read();
         let mut delete = false;
         let mut result = Ok(());
-        if last && !self.opts.read_only {
+        if last && !self.opts.read_only && !self.shm_read_only() {
             self.exclusive = true;
             match self.checkpoint(CheckpointMode::Passive, page_size, None) {
                 Ok(_) => {

@@ -97,6 +97,7 @@ fn open_flags_take_the_file_type_and_the_access_bits() {
             exclusive: true,
             delete_on_close: true,
             no_follow: false,
+            readonly_shm: false,
         }
     );
     // SQLITE_OPEN_NOFOLLOW (0x01000000) asks the OS VFS for O_NOFOLLOW.

@@ -1,5 +1,13 @@
 //! The `-shm` file of the OS VFS: one node per inode per process, the dead-man-switch protocol,
 //! 32 KiB regions mapped `MAP_SHARED`, and the slot locks on bytes 120..127 (fact sheet §5.7).
+//!
+//! A read-only `-shm` (asked for with `OpenFlags::readonly_shm`, or read-write refused) follows
+//! SQLite's unix VFS (`unixOpenSharedMemory`, `unixLockSharedMemory`, `unixShmMap`): it is
+//! opened `O_RDONLY` and never created, mapped `PROT_READ`, its slots taken shared only (an
+//! exclusive `fcntl` lock needs a descriptor open for writing: that is busy, as SQLite's
+//! `unixShmSystemLock` makes any failure), and while no other process holds the dead-man
+//! switch nobody live keeps the wal-index right, so mapping reports
+//! [`Error::is_shm_cant_init`] and asks again at every call.
 
 use super::fcntl::FcntlLocks;
 use super::Inode;
@@ -8,21 +16,27 @@ use crate::shm::{HeldSlots, ShmLockKind, ShmLocks, ShmRegion, SHM_DMS_BYTE, SHM_
 use crate::sync::{Arc, Mutex};
 use crate::{Error, Op, Result};
 use std::fs::File;
-use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU16, AtomicU32};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, Ordering};
 
 /// One mapped 32 KiB region of a `-shm` file.
 pub(crate) struct MappedRegion {
     map: memmap2::MmapRaw,
+    /// Mapped `PROT_READ`: `ShmRegion` refuses every store before it reaches the memory.
+    read_only: bool,
 }
 
 impl MappedRegion {
-    pub(crate) fn new(map: memmap2::MmapRaw) -> Self {
+    pub(crate) fn new(map: memmap2::MmapRaw, read_only: bool) -> Self {
         assert!(map.len() >= crate::SHM_REGION_SIZE, "shm region mapped short");
-        MappedRegion { map }
+        MappedRegion { map, read_only }
+    }
+
+    /// True if the region is mapped read-only.
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// The address of the region's first byte (see `ShmRegion::as_ptr`).
@@ -55,6 +69,11 @@ impl MappedRegion {
 pub(crate) struct ShmNode {
     path: PathBuf,
     file: File,
+    /// Opened `O_RDONLY` (SQLite's `isReadonly`).
+    read_only: bool,
+    /// Read-only and the dead-man switch not held: nobody live had initialised the `-shm`
+    /// when we last looked (SQLite's `isUnlocked`).
+    unlocked: AtomicBool,
     locks: ShmLocks,
     regions: Mutex<Vec<ShmRegion>>,
 }
@@ -74,38 +93,77 @@ impl ShmNode {
     /// if no process holds the DMS byte, we are the first user and the contents are stale, so
     /// truncate the file (to 3 bytes, as SQLite does) under an exclusive DMS lock; then hold the
     /// DMS byte shared for as long as the node lives.
-    fn open(db_path: &Path) -> Result<ShmNode> {
+    ///
+    /// With `readonly_shm` the file is opened read-only and never created; otherwise read-write
+    /// (created with the database's permission bits), and read-only if that is refused. A
+    /// read-only node never truncates: with nobody holding the DMS byte it stays unlocked.
+    fn open(db_path: &Path, readonly_shm: bool) -> Result<ShmNode> {
         let mut name = db_path.as_os_str().to_owned();
         name.push("-shm");
         let path = PathBuf::from(name);
         let owner = super::SidecarOwner::of(db_path);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(owner.map_or(super::DEFAULT_FILE_MODE, |o| o.mode))
-            .open(&path)
-            .map_err(|e| match e.kind() {
-                // A read-only -shm needs SQLite's heap-memory fallback, which lives in the WAL
-                // layer; say so rather than map memory we may not write.
-                io::ErrorKind::PermissionDenied => {
-                    Error::ReadOnly { op: Op::ShmOpen, path: path.clone() }
-                }
-                _ => Error::io(Op::ShmOpen, &path, e),
-            })?;
+        let read_write = if readonly_shm {
+            None
+        } else {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .mode(owner.map_or(super::DEFAULT_FILE_MODE, |o| o.mode))
+                .open(&path)
+                .ok()
+        };
+        let (file, read_only) = match read_write {
+            Some(file) => (file, false),
+            None => {
+                let file = std::fs::OpenOptions::new().read(true).open(&path).map_err(|e| {
+                    let reason = if readonly_shm {
+                        "cannot open the -shm read-only (readonly_shm: it is never created)"
+                    } else {
+                        "cannot open the -shm read-write or read-only"
+                    };
+                    Error::CantOpen {
+                        path: path.clone(),
+                        reason: reason.to_string(),
+                        source: Some(e),
+                    }
+                })?;
+                (file, true)
+            }
+        };
+        // The database's mode and owner, as SQLite's `robust_open` and `robustFchown` give
+        // the -shm whichever way it was opened.
         if let Some(owner) = owner {
             owner.apply(&file);
         }
-        let node = ShmNode { path, file, locks: ShmLocks::new(), regions: Mutex::new(Vec::new()) };
+        let node = ShmNode {
+            path,
+            file,
+            read_only,
+            unlocked: AtomicBool::new(false),
+            locks: ShmLocks::new(),
+            regions: Mutex::new(Vec::new()),
+        };
+        if !node.lock_shared_memory()? {
+            node.unlocked.store(true, Ordering::Relaxed);
+        }
+        Ok(node)
+    }
+
+    /// Takes the DMS byte shared (`unixLockSharedMemory`), truncating the file first if we are
+    /// its first user. False if the node is read-only and no other process holds the byte:
+    /// nothing taken, the contents unreliable.
+    fn lock_shared_memory(&self) -> Result<bool> {
         let dms = ByteRange { start: SHM_DMS_BYTE, len: 1 };
-        let os = node.fcntl(Op::ShmOpen);
-        let busy = || Error::busy(Op::ShmOpen, &node.path, "dead-man switch (byte 128)");
+        let os = self.fcntl(Op::ShmOpen);
+        let busy = || Error::busy(Op::ShmOpen, &self.path, "dead-man switch (byte 128)");
         match os.conflicting(dms, RecordLock::Write)? {
+            None if self.read_only => return Ok(false),
             None => {
                 if !os.set(dms, RecordLock::Write)? {
                     return Err(busy());
                 }
-                node.file.set_len(3).map_err(|e| Error::io_at(Op::ShmOpen, &node.path, 3, e))?;
+                self.file.set_len(3).map_err(|e| Error::io_at(Op::ShmOpen, &self.path, 3, e))?;
             }
             Some(libc::F_WRLCK) => return Err(busy()),
             Some(_) => {}
@@ -114,19 +172,30 @@ impl ShmNode {
         if !os.set(dms, RecordLock::Read)? {
             return Err(busy());
         }
-        Ok(node)
+        Ok(true)
     }
 
     /// Maps region `region`, growing the file first when `extend` (fact sheet §5.7).
     pub(crate) fn map(&self, region: u32, extend: bool) -> Result<Option<ShmRegion>> {
         let region = region as usize;
         let mut regions = self.regions.lock();
+        if self.unlocked.load(Ordering::Relaxed) {
+            // Has a live process initialised the -shm since? (`unixShmMap` asks every time.)
+            if !self.lock_shared_memory()? {
+                return Err(Error::ReadOnly { op: Op::ShmOpen, path: self.path.clone() });
+            }
+            self.unlocked.store(false, Ordering::Relaxed);
+        }
         if let Some(r) = regions.get(region) {
             return Ok(Some(r.clone()));
         }
         let needed = ((region + 1) * SHM_REGION_SIZE) as u64;
         let size = self.file.metadata().map_err(|e| Error::io(Op::ShmMap, &self.path, e))?.len();
         if size < needed {
+            if self.read_only {
+                // Not there, and we may not grow it (SQLite: `SQLITE_READONLY` with no region).
+                return Err(Error::ReadOnly { op: Op::ShmMap, path: self.path.clone() });
+            }
             if !extend {
                 return Ok(None);
             }
@@ -143,12 +212,15 @@ impl ShmNode {
         }
         while regions.len() <= region {
             let offset = (regions.len() * SHM_REGION_SIZE) as u64;
-            let map = memmap2::MmapOptions::new()
-                .offset(offset)
-                .len(SHM_REGION_SIZE)
-                .map_raw(&self.file)
-                .map_err(|e| Error::io_at(Op::ShmMap, &self.path, offset, e))?;
-            regions.push(ShmRegion::mapped(MappedRegion::new(map)));
+            let mut options = memmap2::MmapOptions::new();
+            options.offset(offset).len(SHM_REGION_SIZE);
+            let map = if self.read_only {
+                options.map_raw_read_only(&self.file)
+            } else {
+                options.map_raw(&self.file)
+            }
+            .map_err(|e| Error::io_at(Op::ShmMap, &self.path, offset, e))?;
+            regions.push(ShmRegion::mapped(MappedRegion::new(map, self.read_only)));
         }
         Ok(Some(regions[region].clone()))
     }
@@ -159,12 +231,14 @@ const OS_PAGE: u64 = 4096;
 impl ShmConn {
     /// Joins this process's node for the database `db_path` (whose inode is `inode`), opening it
     /// if no connection of the process has it open.
-    pub(crate) fn open(inode: &Inode, db_path: &Path) -> Result<ShmConn> {
+    /// With `readonly_shm` a node this call opens opens the `-shm` read-only; a node the
+    /// process already has is joined as it is, as SQLite does.
+    pub(crate) fn open(inode: &Inode, db_path: &Path, readonly_shm: bool) -> Result<ShmConn> {
         let mut slot = inode.shm.lock();
         let node = match slot.upgrade() {
             Some(node) => node,
             None => {
-                let node = Arc::new(ShmNode::open(db_path)?);
+                let node = Arc::new(ShmNode::open(db_path, readonly_shm)?);
                 *slot = Arc::downgrade(&node);
                 node
             }
@@ -178,7 +252,18 @@ impl ShmConn {
 
     pub(crate) fn lock(&mut self, slot: usize, n: usize, kind: ShmLockKind) -> Result<()> {
         let node = &*self.node;
-        node.locks.lock(&mut self.held, slot, n, kind, &node.fcntl(Op::ShmLock), &node.path)
+        let result =
+            node.locks.lock(&mut self.held, slot, n, kind, &node.fcntl(Op::ShmLock), &node.path);
+        match result {
+            // A write lock on a descriptor open read-only: SQLite's unixShmSystemLock makes
+            // every failure SQLITE_BUSY, and so do we (the slot table was left unchanged).
+            Err(e) if node.read_only && e.raw_os_error() == Some(libc::EBADF) => Err(Error::busy(
+                Op::ShmLock,
+                &node.path,
+                format!("shm slots {slot}..{} {kind:?}: the -shm is open read-only", slot + n),
+            )),
+            other => other,
+        }
     }
 
     /// Releases this connection's slots and leaves the node; the last connection of the process

@@ -82,7 +82,7 @@ impl Wal {
         page_size: u32,
         mut busy: Option<&mut dyn FnMut() -> bool>,
     ) -> Result<Checkpoint> {
-        if self.opts.read_only {
+        if self.opts.read_only || self.shm_read_only() {
             return Err(Error::ReadOnly { path: self.path.clone(), what: "checkpoint" });
         }
         if self.read_lock.is_some() || self.write_lock {
@@ -96,6 +96,9 @@ impl Wal {
         // The index may not be mapped yet (a checkpoint before any transaction), and the shm
         // slots exist only once it is.
         self.map(0, false)?;
+        if self.shm_read_only() {
+            return Err(Error::ReadOnly { path: self.path.clone(), what: "checkpoint" });
+        }
         self.lock(CKPT_LOCK, 1, ShmLockKind::Exclusive)?;
         self.ckpt_lock = true;
         let result = self.checkpoint_locked(mode, page_size, &mut busy);
