@@ -136,6 +136,63 @@ pub fn env_u64(name: &str) -> Option<u64> {
     })
 }
 
+/// How long a test samples random runs in a long run: `fraction` of the run's whole budget.
+///
+/// `FOLIO_CRASH_MINUTES` (`cargo xtask crash --minutes M`) is the wall-clock budget of the
+/// whole long run; the test binary runs as many tests at once as the machine has cores, so the
+/// run has `M × cores` minutes of test time to share out. Each test asks for its fraction (the
+/// fractions of all sampling tests add up to 1): the pager's rollback suite 0.36 (nine tests),
+/// stock SQLite's matrix 0.27 (three), the WAL suite 0.27 (three), the toy protocol and stock
+/// SQLite's default levels 0.05 each. `None` when no long run was asked for.
+pub fn sample_budget(fraction: f64) -> Option<Duration> {
+    let minutes = env_u64("FOLIO_CRASH_MINUTES")?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    Some(Duration::from_secs_f64(minutes as f64 * 60.0 * cores * fraction))
+}
+
+/// One configuration of a crash suite, as the long run's report table names it.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// The suite: `rollback`, `wal`, `toy`, `async`.
+    pub suite: &'static str,
+    /// Who ran: `folio` or `sqlite`.
+    pub subject: &'static str,
+    /// Journal mode (`delete`, `persist`, `wal`, ...).
+    pub mode: String,
+    /// Synchronous level (`normal`, `full`, `extra`).
+    pub sync: String,
+    /// The simulated device, with the page size where it matters.
+    pub device: String,
+}
+
+/// Prints `report` for `cell` as one `crash-report` line (tab-separated: suite, subject, mode,
+/// sync, device, crash points, violations, allowed losses, NORMAL exposures), then one
+/// `crash-violation` line per violation (the test to replay it with, the run seed, the
+/// detail), for `cargo xtask crash` to gather into its table. The test is the running test's
+/// name (libtest names the thread after it).
+pub fn print_report(cell: &Cell, report: &Report) {
+    eprintln!(
+        "crash-report\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+        cell.suite,
+        cell.subject,
+        cell.mode,
+        cell.sync,
+        cell.device,
+        report.runs,
+        report.violations.len(),
+        report.allowed_losses,
+        report.normal_exposures
+    );
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    for v in &report.violations {
+        eprintln!(
+            "crash-violation\t{test}\t{:#x}\t{} {}: {}",
+            v.run_seed, cell.device, v.at, v.detail
+        );
+    }
+}
+
 /// The run seed `FOLIO_SEED` names, when a single run is to be replayed.
 pub fn replay_seed() -> Option<u64> {
     std::env::var("FOLIO_SEED").is_ok().then(|| folio_vfs::sim::seed_from_env(0))

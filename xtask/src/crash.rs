@@ -7,9 +7,13 @@
 //! swept over every crash point), `FOLIO_CRASH_MINUTES` (extra randomly sampled runs) and
 //! `FOLIO_SEED` (replay exactly one run seed, as printed by a failing run).
 
-use std::process::Command;
+mod report;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 use crate::{cargo, cmd};
+use report::Gathered;
 use std::path::Path;
 
 /// The budget of one `cargo xtask crash`.
@@ -74,8 +78,65 @@ pub(crate) fn run(root: &Path, budget: &Budget) -> Result<(), String> {
     }
     if let Some(seed) = &budget.replay {
         cmd.env("FOLIO_SEED", seed);
+        return cmd::run(&mut cmd);
     }
-    cmd::run(&mut cmd)
+    let gathered = run_gathering(&mut cmd)?;
+    println!("\ncrash report (folio: our pager, our toy protocol; sqlite: stock SQLite through the bridge on the same simulated devices)");
+    print!("{}", gathered.table());
+    let (ours, sqlite) = gathered.totals();
+    println!(
+        "crash points in all: {} ({} ours, {} stock SQLite)",
+        ours.points + sqlite.points,
+        ours.points,
+        sqlite.points
+    );
+    for v in &gathered.violations {
+        println!("violation: {}\n  replay: {}", v.detail, Gathered::replay_command(v));
+    }
+    let mut problems = Vec::new();
+    if !gathered.failed_tests.is_empty() {
+        problems.push(format!("failed tests: {}", gathered.failed_tests.join(", ")));
+    }
+    if ours.violations > 0 {
+        problems.push(format!("{} violations on our side", ours.violations));
+    }
+    match (problems.is_empty(), gathered.status_ok) {
+        (true, true) => Ok(()),
+        (true, false) => Err("the crash suites failed (see the output above)".to_string()),
+        (false, _) => Err(problems.join("; ")),
+    }
+}
+
+/// Runs `cmd`, echoing its output as it comes and gathering the report lines.
+fn run_gathering(cmd: &mut Command) -> Result<Gathered, String> {
+    let shown = cmd::show(cmd);
+    println!("$ {shown}");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    let stdout = child.stdout.take().expect("piped");
+    let echo_stdout = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{line}");
+            lines.push(line);
+        }
+        lines
+    });
+    let mut gathered = Gathered::default();
+    let stderr = child.stderr.take().expect("piped");
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        eprintln!("{line}");
+        gathered.line(&line);
+    }
+    for line in echo_stdout.join().map_err(|_| "the output reader panicked".to_string())? {
+        gathered.line(&line);
+    }
+    let status = child.wait().map_err(|e| format!("waiting for `{shown}`: {e}"))?;
+    gathered.status_ok = status.success();
+    Ok(gathered)
 }
 
 #[cfg(test)]

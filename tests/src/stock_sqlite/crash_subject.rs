@@ -89,6 +89,13 @@ pub struct StockSqlite {
     pub device: DeviceCharacteristics,
     /// `PRAGMA synchronous`, when not the level that makes commits durable (canaries).
     synchronous: Option<&'static str>,
+    /// The simulated disk's sector size (`None`: the simulator's default).
+    sector_size: Option<u32>,
+    /// What the oracle holds SQLite to (default: every acknowledged commit survives).
+    durability: Durability,
+    /// The oracle grants SQLite's documented synchronous=NORMAL exposure (see
+    /// [`Subject::recover_without_journal`]); set with the level by [`StockSqlite::at_level`].
+    normal_exposure: bool,
     /// The connection of the current run, kept from `setup` to the crash (or to `recover`).
     conn: RefCell<Option<BridgedConnection>>,
 }
@@ -112,6 +119,9 @@ impl StockSqlite {
             steps: 6,
             device: DeviceCharacteristics::NONE,
             synchronous: None,
+            sector_size: None,
+            durability: Durability::Full,
+            normal_exposure: false,
             conn: RefCell::new(None),
         }
     }
@@ -124,6 +134,28 @@ impl StockSqlite {
     /// The same subject on a device with `device`'s characteristics.
     pub fn with_device(self, device: DeviceCharacteristics) -> Self {
         StockSqlite { device, ..self }
+    }
+
+    /// The same subject on the simulated disk `config` describes (its characteristics and
+    /// sector size; the seed is the run's): the devices the pager's suite runs on.
+    pub fn on_device(self, config: SimConfig) -> Self {
+        StockSqlite {
+            device: config.characteristics,
+            sector_size: Some(config.sector_size),
+            ..self
+        }
+    }
+
+    /// The same subject at `level`, held to what SQLite promises there (`durability`, and at
+    /// NORMAL its documented exposure), as the pager's suite holds the pager: the side-by-side
+    /// matrix of the long run.
+    pub fn at_level(self, level: &'static str, durability: Durability) -> Self {
+        StockSqlite {
+            synchronous: Some(level),
+            durability,
+            normal_exposure: level.eq_ignore_ascii_case("NORMAL"),
+            ..self
+        }
     }
 
     /// The same subject at another `PRAGMA synchronous` level (`"OFF"`, `"NORMAL"`, ...): a
@@ -271,7 +303,18 @@ impl Subject for StockSqlite {
     }
 
     fn durability(&self) -> Durability {
-        Durability::Full
+        self.durability
+    }
+
+    fn recover_without_journal(&self, vfs: &SimVfs) -> Option<Result<Rows, String>> {
+        // The database file alone: the journal deleted before SQLite opens it.
+        self.normal_exposure.then(|| {
+            let journal = std::path::PathBuf::from(format!("{DB}-journal"));
+            if vfs.access(&journal, folio_vfs::AccessCheck::Exists).unwrap_or(false) {
+                vfs.delete(&journal, true).map_err(|e| format!("deleting the journal: {e}"))?;
+            }
+            self.recover(vfs)
+        })
     }
 
     fn unsynced_exposure_files(&self) -> Vec<std::path::PathBuf> {
@@ -279,7 +322,7 @@ impl Subject for StockSqlite {
         // journal's count is made valid before its records are synced.
         let rollback =
             matches!(self.mode, JournalMode::Delete | JournalMode::Truncate | JournalMode::Persist);
-        if rollback && self.synchronous().eq_ignore_ascii_case("NORMAL") {
+        if rollback && self.normal_exposure {
             vec![std::path::PathBuf::from(format!("{DB}-journal"))]
         } else {
             Vec::new()
@@ -287,7 +330,11 @@ impl Subject for StockSqlite {
     }
 
     fn sim_config(&self, seed: u64) -> SimConfig {
-        SimConfig::new(seed).with_characteristics(self.device)
+        let config = SimConfig::new(seed).with_characteristics(self.device);
+        match self.sector_size {
+            Some(size) => config.with_sector_size(size),
+            None => config,
+        }
     }
 }
 

@@ -245,6 +245,14 @@ fn every_crash_recovers_a_committed_prefix_keeping_everything_durable() {
         tally.behind,
         tally.durable_steps
     );
+    let cell = folio_tests::crash::Cell {
+        suite: "async",
+        subject: "toy",
+        mode: "-".to_string(),
+        sync: "-".to_string(),
+        device: "NoPsow/-".to_string(),
+    };
+    folio_tests::crash::print_report(&cell, &report);
     report.assert_clean("toy protocol on the async VFS");
     assert!(report.runs > 20 * seeds(), "suspiciously few crash points: {}", report.runs);
     // Missed points depend on the OS's scheduling of the two threads: only a sweep that

@@ -445,6 +445,20 @@ fn stock_sqlite_on_the_async_vfs_recovers_a_committed_prefix_keeping_the_waterma
             tally.line(),
             start.elapsed()
         );
+        let report = folio_tests::crash::Report {
+            runs: tally.runs,
+            violations: tally.violations.clone(),
+            allowed_losses: 0,
+            normal_exposures: 0,
+        };
+        let cell = folio_tests::crash::Cell {
+            suite: "async",
+            subject: "sqlite",
+            mode: format!("{mode:?}").to_lowercase(),
+            sync: Case::durable(mode).subject().synchronous().to_lowercase(),
+            device: "None/1024".to_string(),
+        };
+        folio_tests::crash::print_report(&cell, &report);
         assert_clean(&tally, &format!("stock SQLite on the async VFS in {mode:?} mode"));
         assert!(tally.runs > 30 * seeds(), "{mode:?}: suspiciously few crash points");
         // How many points a run misses depends on how the OS schedules the application and

@@ -9,7 +9,6 @@
 use folio_tests::crash::toy::ToyStore;
 use folio_tests::crash::{self, Report};
 use folio_vfs::sim::{seed_from_env, Rng};
-use std::time::Duration;
 
 /// The CI budget of workloads swept over every crash point.
 const CI_SEEDS: u64 = 4;
@@ -26,13 +25,18 @@ fn the_correct_protocol_survives_every_crash_point() {
     let first = 0x701d;
     let seeds = crash::env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS);
     let mut report = crash::sweep(&store, first, seeds);
-    if let Some(minutes) = crash::env_u64("FOLIO_CRASH_MINUTES") {
+    if let Some(budget) = crash::sample_budget(0.05) {
         let mut rng = Rng::new(seed_from_env(0x005a_4d9e));
-        let sampled = crash::sample_for(&store, &mut rng, Duration::from_secs(minutes * 60));
-        report.runs += sampled.runs;
-        report.violations.extend(sampled.violations);
+        report.merge(crash::sample_for(&store, &mut rng, budget));
     }
-    eprintln!("toy protocol: {} crash runs, {} violations", report.runs, report.violations.len());
+    let cell = crash::Cell {
+        suite: "toy",
+        subject: "toy",
+        mode: "-".to_string(),
+        sync: "-".to_string(),
+        device: "NoPsow/-".to_string(),
+    };
+    crash::print_report(&cell, &report);
     report.assert_clean("correct toy protocol");
     assert!(report.runs > 20 * seeds, "suspiciously few crash points: {}", report.runs);
 }

@@ -23,7 +23,7 @@ use folio_tests::crash::pager::{diagnose, sqlite_durability, Device, PagerSubjec
 use folio_tests::crash::{self, Durability, Outcome, Report, Subject};
 use folio_vfs::sim::{FaultKind, Rng, SimVfs};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Workloads swept over every crash point, per configuration, in CI.
 const CI_SEEDS: u64 = 24;
@@ -91,8 +91,8 @@ fn check_matrix(mode: JournalMode, sync: Synchronous) {
     }
     let start = Instant::now();
     let seeds = crash::env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS);
-    let sample = crash::env_u64("FOLIO_CRASH_MINUTES")
-        .map(|m| Duration::from_secs(m * 60) / (9 * subjects.len() as u32));
+    // The rollback suite's share of a long run: 0.36, over nine tests.
+    let sample = crash::sample_budget(0.36 / 9.0).map(|b| b / subjects.len() as u32);
     let mut rng = Rng::new(0x5a3b ^ (mode as u64) << 8 ^ sync as u64);
     let mut reports = Vec::new();
     for subject in subjects {
@@ -100,14 +100,14 @@ fn check_matrix(mode: JournalMode, sync: Synchronous) {
         if let Some(budget) = sample {
             report.merge(crash::sample_for(&subject, &mut rng, budget));
         }
-        eprintln!(
-            "[{}] {} crash points, {} violations, {} allowed losses, {} NORMAL exposures",
-            subject.label(),
-            report.runs,
-            report.violations.len(),
-            report.allowed_losses,
-            report.normal_exposures
-        );
+        let cell = crash::Cell {
+            suite: "rollback",
+            subject: "folio",
+            mode: mode.to_string(),
+            sync: sync.to_string(),
+            device: format!("{:?}/{}", subject.device, subject.page_size),
+        };
+        crash::print_report(&cell, &report);
         reports.push((subject, report));
     }
     let sum = total(&reports);

@@ -35,7 +35,7 @@ use folio_vfs::{FileKind, OpenFlags, Vfs};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Workloads swept over every crash point, per configuration, in CI.
 const CI_SEEDS: u64 = 8;
@@ -125,8 +125,8 @@ fn check_level(sync: Synchronous, ci_seeds: u64) {
     }
     let start = Instant::now();
     let seeds = crash::env_u64("FOLIO_CRASH_SEEDS").unwrap_or(ci_seeds);
-    let sample = crash::env_u64("FOLIO_CRASH_MINUTES")
-        .map(|m| Duration::from_secs(m * 60) / (3 * subjects.len() as u32));
+    // The WAL suite's share of a long run: 0.27, over three tests.
+    let sample = crash::sample_budget(0.27 / 3.0).map(|b| b / subjects.len() as u32);
     let mut rng = Rng::new(0x3a1_5a3b ^ sync as u64);
     let mut reports = Vec::new();
     let mut tally = BTreeMap::new();
@@ -136,14 +136,14 @@ fn check_level(sync: Synchronous, ci_seeds: u64) {
         if let Some(budget) = sample {
             report.merge(crash::sample_for(&subject, &mut rng, budget));
         }
-        eprintln!(
-            "[{}] {} crash points, {} violations, {} allowed losses, {} NORMAL exposures",
-            subject.label(),
-            report.runs,
-            report.violations.len(),
-            report.allowed_losses,
-            report.normal_exposures,
-        );
+        let cell = crash::Cell {
+            suite: "wal",
+            subject: "folio",
+            mode: "wal".to_string(),
+            sync: sync.to_string(),
+            device: format!("{:?}/{}", subject.txns.device, subject.txns.page_size),
+        };
+        crash::print_report(&cell, &report);
         if subject.txns.device != Device::NoPsow || sync != Synchronous::Normal {
             assert_eq!(report.normal_exposures, 0, "[{}] has no NORMAL exposure", subject.label());
         }
