@@ -39,8 +39,11 @@ commands:
                               LOOM_MAX_PREEMPTIONS=N (default 3), built in target/loom
   crash [--seeds N] [--minutes M] [--replay SEED]
                               the crash suites of folio-tests in release mode: N workloads swept
-                              over every crash point (CI: 4), plus M minutes of sampled runs;
-                              --replay runs the one run seed a failure printed
+                              over every crash point (CI: 4), plus sampled runs for about M
+                              minutes of wall-clock time; ends with one table, Folio beside stock
+                              SQLite per journal mode, synchronous level and device, and the
+                              replay command of every violation; --replay runs the one run seed
+                              a failure printed
   bench [-- <criterion args>] every criterion benchmark, each beside its physical limit
   tidy                        the workspace structure checks (layer graph, unsafe allow-list,
                               //! docs, no mod.rs, file length)
