@@ -89,6 +89,9 @@ pub struct StockSqlite {
     pub device: DeviceCharacteristics,
     /// `PRAGMA synchronous`, when not the level that makes commits durable (canaries).
     synchronous: Option<&'static str>,
+    /// The oracle forgives damage done through the journal's unsynced bytes at any level
+    /// ([`StockSqlite::granting_unsynced_journal`]).
+    unsynced_journal_granted: bool,
     /// The connection of the current run, kept from `setup` to the crash (or to `recover`).
     conn: RefCell<Option<BridgedConnection>>,
 }
@@ -112,6 +115,7 @@ impl StockSqlite {
             steps: 6,
             device: DeviceCharacteristics::NONE,
             synchronous: None,
+            unsynced_journal_granted: false,
             conn: RefCell::new(None),
         }
     }
@@ -124,6 +128,16 @@ impl StockSqlite {
     /// The same subject on a device with `device`'s characteristics.
     pub fn with_device(self, device: DeviceCharacteristics) -> Self {
         StockSqlite { device, ..self }
+    }
+
+    /// The same subject judged as at NORMAL whatever its level: a run whose recovery fails and
+    /// passes with the rollback journal as it was at its last sync
+    /// ([`Subject::unsynced_exposure_files`]) is counted as that exposure, not a violation. For
+    /// pinning SQLite's exposure in PERSIST mode on a SAFE_APPEND device: there it writes the
+    /// journal's count up front (nRec 0xffffffff) and syncs count and records together even at
+    /// FULL, though a PERSIST journal is overwritten in place, which SAFE_APPEND does not cover.
+    pub fn granting_unsynced_journal(self) -> Self {
+        StockSqlite { unsynced_journal_granted: true, ..self }
     }
 
     /// The same subject at another `PRAGMA synchronous` level (`"OFF"`, `"NORMAL"`, ...): a
@@ -279,7 +293,8 @@ impl Subject for StockSqlite {
         // journal's count is made valid before its records are synced.
         let rollback =
             matches!(self.mode, JournalMode::Delete | JournalMode::Truncate | JournalMode::Persist);
-        if rollback && self.synchronous().eq_ignore_ascii_case("NORMAL") {
+        let normal = self.synchronous().eq_ignore_ascii_case("NORMAL");
+        if rollback && (normal || self.unsynced_journal_granted) {
             vec![std::path::PathBuf::from(format!("{DB}-journal"))]
         } else {
             Vec::new()
