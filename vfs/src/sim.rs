@@ -67,17 +67,35 @@ pub struct SimConfig {
     pub sector_size: u32,
     /// What the device guarantees; it both reports these and is held to them in a crash.
     pub characteristics: DeviceCharacteristics,
+    /// What the device also reports without keeping it (a lie, for canaries: a sweep must catch
+    /// a pager that relies on it); normally none.
+    pub claimed: DeviceCharacteristics,
 }
 
 impl SimConfig {
     /// A 4096-byte-sector disk with no guarantees at all (the harshest model).
     pub fn new(seed: u64) -> Self {
-        SimConfig { seed, sector_size: 4096, characteristics: DeviceCharacteristics::NONE }
+        SimConfig {
+            seed,
+            sector_size: 4096,
+            characteristics: DeviceCharacteristics::NONE,
+            claimed: DeviceCharacteristics::NONE,
+        }
     }
 
     /// The same disk with other characteristics.
     pub fn with_characteristics(self, characteristics: DeviceCharacteristics) -> Self {
         SimConfig { characteristics, ..self }
+    }
+
+    /// The same disk reporting `claimed` too, though a crash does not keep it (canaries).
+    pub fn claiming(self, claimed: DeviceCharacteristics) -> Self {
+        SimConfig { claimed, ..self }
+    }
+
+    /// What the device reports: what it keeps and what it only claims.
+    pub fn reported(&self) -> DeviceCharacteristics {
+        self.characteristics | self.claimed
     }
 
     /// The same disk with another sector size (a power of two, at least 512).
@@ -539,7 +557,7 @@ impl VfsFile for SimFile {
     }
 
     fn device_characteristics(&self) -> DeviceCharacteristics {
-        self.vfs.lock().config.characteristics
+        self.vfs.lock().config.reported()
     }
 
     fn shm_map(&self, region: u32, extend: bool) -> Result<Option<ShmRegion>> {
