@@ -746,3 +746,24 @@ fn sequential_keeps_its_promise_over_random_writes_creates_and_syncs() {
     let broken = promise_over_seeds(Dc::NONE, &others, false, sequential_workload);
     assert!(broken > 0, "without SEQUENTIAL writes were always kept in order");
 }
+
+#[test]
+fn a_sequential_device_can_tear_only_the_write_in_flight() {
+    let mut torn = 0;
+    for seed in 0..SEEDS {
+        let (vfs, f) = disk_with_file(seed, Dc::SEQUENTIAL);
+        f.write_at(0, &filled(2048 * 4, 1)).unwrap();
+        f.sync(SyncFlags::FULL).unwrap();
+        for i in 0..4u8 {
+            f.write_at(u64::from(i) * 2048, &filled(2048, i + 2)).unwrap();
+        }
+        let got = after_crash(&vfs, DB).unwrap();
+        let whole = |i: usize, b: u8| got[i * 2048..(i + 1) * 2048].iter().all(|&x| x == b);
+        let kept = (0..4).take_while(|&i| whole(i, i as u8 + 2)).count();
+        // After the kept prefix, at most the next write is torn; the rest are old.
+        let rest = (kept + 1).min(4)..4;
+        assert!(rest.clone().all(|i| whole(i, 1)), "seed {seed}: {kept} kept, then more damage");
+        torn += usize::from(kept < 4 && !whole(kept, 1));
+    }
+    assert!(torn > 0, "the write in flight was never torn");
+}
