@@ -6,8 +6,9 @@
 //!   the Nth write, the Nth sync, or now — decides each pending entry: survives, is lost, or is
 //!   torn at sector granularity, within the device characteristics advertised
 //!   ([`SimConfig::characteristics`]: ATOMIC/ATOMICnK, SAFE_APPEND, SEQUENTIAL,
-//!   POWERSAFE_OVERWRITE). After the crash every operation fails; [`SimVfs::crash_image`] is
-//!   what a reboot finds, and [`SimVfs::from_image`] boots a new disk on it.
+//!   POWERSAFE_OVERWRITE; [`SimConfig::claiming`] reports more than it keeps, for canaries).
+//!   After the crash every operation fails; [`SimVfs::crash_image`] is what a reboot finds,
+//!   and [`SimVfs::from_image`] boots a new disk on it.
 //! * Faults ([`FaultRule`]) make the Nth operation of a kind fail once or from then on, with an
 //!   I/O error, a full disk, a permission error, or a short read or write. They belong to the
 //!   disk value, never to global state.
