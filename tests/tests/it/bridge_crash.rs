@@ -75,10 +75,11 @@ fn stock_sqlite_recovers_a_committed_prefix_on_devices_that_promise_more() {
         Dc::SEQUENTIAL,
         Dc::ATOMIC4K | Dc::POWERSAFE_OVERWRITE,
     ];
+    let seeds = crash::env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS);
     for device in devices {
         for mode in JournalMode::ALL {
             let subject = StockSqlite::new(mode).with_device(device);
-            let report = crash::sweep(&subject, FIRST_SEED + 1, CI_SEEDS);
+            let report = crash::sweep(&subject, FIRST_SEED + 1, seeds);
             eprintln!(
                 "stock SQLite, {mode:?} on {device:?}: {} crash runs, {} violations",
                 report.runs,
@@ -95,7 +96,7 @@ fn stock_sqlite_recovers_a_committed_prefix_on_devices_that_promise_more() {
                 // journal that starts empty.)
                 assert!(!report.violations.is_empty(), "{what}: the exposure was not hit");
                 let granted = subject.granting_unsynced_journal();
-                let again = crash::sweep(&granted, FIRST_SEED + 1, CI_SEEDS);
+                let again = crash::sweep(&granted, FIRST_SEED + 1, seeds);
                 again.assert_clean(&format!("{what}, forgiving unsynced journal bytes"));
                 assert_eq!(again.normal_exposures as usize, report.violations.len(), "{what}");
             } else {
