@@ -6,8 +6,9 @@
 //!   the Nth write, the Nth sync, or now — decides each pending entry: survives, is lost, or is
 //!   torn at sector granularity, within the device characteristics advertised
 //!   ([`SimConfig::characteristics`]: ATOMIC/ATOMICnK, SAFE_APPEND, SEQUENTIAL,
-//!   POWERSAFE_OVERWRITE). After the crash every operation fails; [`SimVfs::crash_image`] is
-//!   what a reboot finds, and [`SimVfs::from_image`] boots a new disk on it.
+//!   POWERSAFE_OVERWRITE; [`SimConfig::claiming`] reports more than it keeps, for canaries).
+//!   After the crash every operation fails; [`SimVfs::crash_image`] is what a reboot finds,
+//!   and [`SimVfs::from_image`] boots a new disk on it.
 //! * Faults ([`FaultRule`]) make the Nth operation of a kind fail once or from then on, with an
 //!   I/O error, a full disk, a permission error, or a short read or write. They belong to the
 //!   disk value, never to global state.
@@ -67,17 +68,35 @@ pub struct SimConfig {
     pub sector_size: u32,
     /// What the device guarantees; it both reports these and is held to them in a crash.
     pub characteristics: DeviceCharacteristics,
+    /// What the device also reports without keeping it (a lie, for canaries: a sweep must catch
+    /// a pager that relies on it); normally none.
+    pub claimed: DeviceCharacteristics,
 }
 
 impl SimConfig {
     /// A 4096-byte-sector disk with no guarantees at all (the harshest model).
     pub fn new(seed: u64) -> Self {
-        SimConfig { seed, sector_size: 4096, characteristics: DeviceCharacteristics::NONE }
+        SimConfig {
+            seed,
+            sector_size: 4096,
+            characteristics: DeviceCharacteristics::NONE,
+            claimed: DeviceCharacteristics::NONE,
+        }
     }
 
     /// The same disk with other characteristics.
     pub fn with_characteristics(self, characteristics: DeviceCharacteristics) -> Self {
         SimConfig { characteristics, ..self }
+    }
+
+    /// The same disk reporting `claimed` too, though a crash does not keep it (canaries).
+    pub fn claiming(self, claimed: DeviceCharacteristics) -> Self {
+        SimConfig { claimed, ..self }
+    }
+
+    /// What the device reports: what it keeps and what it only claims.
+    pub fn reported(&self) -> DeviceCharacteristics {
+        self.characteristics | self.claimed
     }
 
     /// The same disk with another sector size (a power of two, at least 512).
@@ -539,7 +558,7 @@ impl VfsFile for SimFile {
     }
 
     fn device_characteristics(&self) -> DeviceCharacteristics {
-        self.vfs.lock().config.characteristics
+        self.vfs.lock().config.reported()
     }
 
     fn shm_map(&self, region: u32, extend: bool) -> Result<Option<ShmRegion>> {

@@ -96,6 +96,10 @@ pub enum Device {
     Sequential,
     /// Every write is atomic: never torn, only kept or lost.
     Atomic,
+    /// Canary: a device that reports the promise here (and powersafe overwrite) but keeps only
+    /// powersafe overwrite (or nothing, when the lie is powersafe overwrite itself), so a
+    /// pager that relies on the promise must be caught.
+    Lying(Dc),
 }
 
 impl Device {
@@ -112,8 +116,14 @@ impl Device {
             Device::SafeAppend => psow | Dc::SAFE_APPEND,
             Device::Sequential => psow | Dc::SEQUENTIAL,
             Device::Atomic => psow | Dc::ATOMIC,
+            Device::Lying(claim) if claim.contains(psow) => Dc::NONE,
+            Device::Lying(_) => psow,
         };
-        SimConfig::new(seed).with_sector_size(4096).with_characteristics(dc)
+        let claimed = match self {
+            Device::Lying(claim) => claim,
+            _ => Dc::NONE,
+        };
+        SimConfig::new(seed).with_sector_size(4096).with_characteristics(dc).claiming(claimed)
     }
 }
 
@@ -195,7 +205,7 @@ impl PagerSubject {
     /// assumes 512-byte sectors), else the device's 4096-byte sectors.
     fn pages_per_sector(&self) -> u32 {
         let config = self.device.sim_config(0);
-        if config.characteristics.contains(Dc::POWERSAFE_OVERWRITE) {
+        if config.reported().contains(Dc::POWERSAFE_OVERWRITE) {
             1
         } else {
             (config.sector_size / self.page_size).max(1)

@@ -96,6 +96,9 @@ pub struct StockSqlite {
     /// The oracle grants SQLite's documented synchronous=NORMAL exposure (see
     /// [`Subject::recover_without_journal`]); set with the level by [`StockSqlite::at_level`].
     normal_exposure: bool,
+    /// The oracle forgives damage done through the journal's unsynced bytes at any level
+    /// ([`StockSqlite::granting_unsynced_journal`]).
+    unsynced_journal_granted: bool,
     /// The connection of the current run, kept from `setup` to the crash (or to `recover`).
     conn: RefCell<Option<BridgedConnection>>,
 }
@@ -122,6 +125,7 @@ impl StockSqlite {
             sector_size: None,
             durability: Durability::Full,
             normal_exposure: false,
+            unsynced_journal_granted: false,
             conn: RefCell::new(None),
         }
     }
@@ -156,6 +160,16 @@ impl StockSqlite {
             normal_exposure: level.eq_ignore_ascii_case("NORMAL"),
             ..self
         }
+    }
+
+    /// The same subject judged as at NORMAL whatever its level: a run whose recovery fails and
+    /// passes with the rollback journal as it was at its last sync
+    /// ([`Subject::unsynced_exposure_files`]) is counted as that exposure, not a violation. For
+    /// pinning SQLite's exposure in PERSIST mode on a SAFE_APPEND device: there it writes the
+    /// journal's count up front (nRec 0xffffffff) and syncs count and records together even at
+    /// FULL, though a PERSIST journal is overwritten in place, which SAFE_APPEND does not cover.
+    pub fn granting_unsynced_journal(self) -> Self {
+        StockSqlite { unsynced_journal_granted: true, ..self }
     }
 
     /// The same subject at another `PRAGMA synchronous` level (`"OFF"`, `"NORMAL"`, ...): a
@@ -322,7 +336,7 @@ impl Subject for StockSqlite {
         // journal's count is made valid before its records are synced.
         let rollback =
             matches!(self.mode, JournalMode::Delete | JournalMode::Truncate | JournalMode::Persist);
-        if rollback && self.normal_exposure {
+        if rollback && (self.normal_exposure || self.unsynced_journal_granted) {
             vec![std::path::PathBuf::from(format!("{DB}-journal"))]
         } else {
             Vec::new()

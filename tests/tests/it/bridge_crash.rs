@@ -64,26 +64,44 @@ fn stock_sqlite_on_the_simulated_disk_recovers_a_committed_prefix_at_every_crash
 fn stock_sqlite_recovers_a_committed_prefix_on_devices_that_promise_more() {
     // What the device advertises changes what SQLite writes: powersafe overwrite shrinks the
     // journal's sector to 512 bytes, so fewer neighbouring pages are journaled; atomic 4 KiB
-    // writes cannot tear.
-    //
-    // SAFE_APPEND and SEQUENTIAL are left out on purpose: SQLite reads them as stronger promises
-    // than the simulated disk keeps. With SAFE_APPEND it trusts the journal's size (nRec
-    // 0xffffffff), but the disk can lose one append while keeping a later one, leaving a hole
-    // of zeros inside the size that passes SQLite's sampled checksum. With SEQUENTIAL it skips
-    // the journal sync before writing the database, but the disk orders directory entries apart
-    // from data, so the new journal's name can be lost while the database writes survive.
+    // writes cannot tear; with SAFE_APPEND SQLite writes the journal's count up front (nRec
+    // 0xffffffff) with no sync before it; with SEQUENTIAL it skips the journal syncs before
+    // writing the database. Every mode on every device (the device without promises is the
+    // sweep above) keeps a committed prefix, but for one exposure of SQLite's own, below.
     use folio_vfs::DeviceCharacteristics as Dc;
-    let devices = [Dc::POWERSAFE_OVERWRITE, Dc::ATOMIC4K | Dc::POWERSAFE_OVERWRITE];
+    let devices = [
+        Dc::POWERSAFE_OVERWRITE,
+        Dc::SAFE_APPEND,
+        Dc::SEQUENTIAL,
+        Dc::ATOMIC4K | Dc::POWERSAFE_OVERWRITE,
+    ];
+    let seeds = crash::env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS);
     for device in devices {
-        for mode in [JournalMode::Delete, JournalMode::Wal] {
+        for mode in JournalMode::ALL {
             let subject = StockSqlite::new(mode).with_device(device);
-            let report = crash::sweep(&subject, FIRST_SEED + 1, CI_SEEDS);
+            let report = crash::sweep(&subject, FIRST_SEED + 1, seeds);
             eprintln!(
                 "stock SQLite, {mode:?} on {device:?}: {} crash runs, {} violations",
                 report.runs,
                 report.violations.len()
             );
-            report.assert_clean(&format!("stock SQLite in {mode:?} mode on {device:?}"));
+            let what = format!("stock SQLite in {mode:?} mode on {device:?}");
+            if device == Dc::SAFE_APPEND && mode == JournalMode::Persist {
+                // SQLite's exposure: the up-front count trusts the journal's size, but a PERSIST
+                // journal is overwritten in place, which SAFE_APPEND does not cover, and even at
+                // FULL nothing is synced before the count. A record torn between the previous
+                // transaction's page image and the new one passes the sampled checksum, and
+                // playback damages the database. Every violation is that: it passes with the
+                // journal as it was at its last sync. (Folio's pager counts up front only in a
+                // journal that starts empty.)
+                assert!(!report.violations.is_empty(), "{what}: the exposure was not hit");
+                let granted = subject.granting_unsynced_journal();
+                let again = crash::sweep(&granted, FIRST_SEED + 1, seeds);
+                again.assert_clean(&format!("{what}, forgiving unsynced journal bytes"));
+                assert_eq!(again.normal_exposures as usize, report.violations.len(), "{what}");
+            } else {
+                report.assert_clean(&what);
+            }
         }
     }
 }

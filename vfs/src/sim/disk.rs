@@ -9,10 +9,15 @@
 //!   torn sector by sector into new bytes, old bytes and garbage, within the limits the device
 //!   advertises. The result is a [`CrashImage`]: the files a reboot would find.
 //! * SEQUENTIAL: data and directory operations reach the disk in the one order they were
-//!   issued, so a crash keeps a prefix of both together, and a sync makes everything issued
-//!   before it durable. SAFE_APPEND: a file grows only with its appended data, in order: once an
-//!   append is lost, no later write past the file's end survives (no hole of zeros within the
-//!   size).
+//!   issued, so a crash keeps a prefix of both together (the first write past the cut, the
+//!   one in flight, may be torn), and a sync makes everything issued before it durable.
+//!   Directory operations are in that order because SQLite reads the promise so: on a
+//!   SEQUENTIAL device pager.c `syncJournal` skips every journal sync before the database
+//!   writes, and a new journal's name is made durable only at its first sync (os_unix.c
+//!   `unixSync`, `UNIXFILE_DIRSYNC`), so nothing else orders it before them.
+//! * SAFE_APPEND: a file grows only with its appended data, in order: once an append is lost,
+//!   no later write past the file's end survives (no hole of zeros within the size). It says
+//!   nothing of overwrites: those tear as on any device.
 
 use crate::rng::Rng;
 use crate::DeviceCharacteristics as Dc;
@@ -320,7 +325,17 @@ impl Disk {
         let mut append_lost = std::collections::HashSet::new();
         for entry in &self.pending {
             let bytes = durable.get_mut(&entry.file).expect("pending file exists");
-            if entry.seq >= cut {
+            if entry.seq > cut {
+                continue;
+            }
+            if entry.seq == cut {
+                // The write the power cut interrupted: lost, or torn within the device's limits
+                // (the order promises nothing about the write in flight).
+                if let DataOp::Write { offset, data } = &entry.op {
+                    if rng.below(4) == 0 && self.may_tear(*offset, data.len() as u64) {
+                        self.tear(bytes, *offset, data, rng);
+                    }
+                }
                 continue;
             }
             if self.sequential() {

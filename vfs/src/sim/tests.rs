@@ -512,3 +512,258 @@ fn a_chunk_size_rounds_truncates_and_size_hints_up_to_whole_chunks() {
     assert_eq!(&buf[..4096], &filled(4096, 1)[..]);
     assert!(buf[4096..].iter().all(|&b| b == 0));
 }
+
+// Each advertised characteristic, checked over random workloads: whatever else the device
+// advertises, every crash image keeps the promise (sqlite.h, SQLITE_IOCAP_*). Every write
+// fills its bytes with its own non-zero value, so each byte of an image names the write it
+// came from; the control (the same workload without the characteristic) must break the
+// promise somewhere, so each check can fail.
+
+/// A write of `len` bytes of `fill` at `offset`.
+#[derive(Debug, Clone, Copy)]
+struct W {
+    offset: usize,
+    len: usize,
+    fill: u8,
+}
+
+/// Runs `check` over `SEEDS` random workloads on `dc` (with `others` also advertised, one
+/// combination per seed); returns how many images broke the promise. With `must_hold`, panics
+/// at the first one, naming its seed.
+fn promise_over_seeds(
+    dc: Dc,
+    others: &[Dc],
+    must_hold: bool,
+    check: impl Fn(&mut Rng, Dc) -> Result<(), String>,
+) -> usize {
+    let mut broken = 0;
+    for seed in 0..SEEDS {
+        let device = dc | others[seed as usize % others.len()];
+        let mut rng = Rng::new(seed ^ 0x9e37_79b9);
+        if let Err(e) = check(&mut rng, device) {
+            assert!(!must_hold, "seed {seed} on {device:?}: {e}");
+            broken += 1;
+        }
+    }
+    broken
+}
+
+/// Writes `w` to `f`.
+fn put(f: &dyn VfsFile, w: W) {
+    f.write_at(w.offset as u64, &filled(w.len, w.fill)).unwrap();
+}
+
+fn safe_append_workload(rng: &mut Rng, dc: Dc) -> Result<(), String> {
+    // A synced start, then appends (of odd sizes, across sectors) with overwrites inside the
+    // file and inside earlier appends between them, and a sync now and then.
+    let (vfs, f) = disk_with_file(rng.below(1 << 32), dc);
+    let mut durable = filled(700 + rng.below(900) as usize, 1);
+    put(&*f, W { offset: 0, len: durable.len(), fill: 1 });
+    f.sync(SyncFlags::FULL).unwrap();
+    let (mut pending, mut overwrites): (Vec<W>, Vec<W>) = (Vec::new(), Vec::new());
+    let mut len = durable.len();
+    for fill in 2..(8 + rng.below(10) as u8) {
+        if rng.below(6) == 0 {
+            f.sync(SyncFlags::FULL).unwrap();
+            durable = vfs.contents(Path::new(DB)).unwrap();
+            pending.clear();
+            overwrites.clear();
+        }
+        let w = if rng.below(3) == 0 {
+            let offset = rng.below(len as u64) as usize;
+            W { offset, len: 1 + rng.below((len - offset) as u64) as usize, fill }
+        } else {
+            W { offset: len, len: 1 + rng.below(1500) as usize, fill }
+        };
+        put(&*f, w);
+        if w.offset < len {
+            overwrites.push(w);
+        }
+        len = len.max(w.offset + w.len);
+        pending.push(w);
+    }
+    let got = after_crash(&vfs, DB).unwrap();
+    // The size is the old end or the end of some append, and every byte past the old end is
+    // one some pending write put there: no zeros, no garbage, no hole.
+    let ends: Vec<usize> = pending.iter().map(|w| w.offset + w.len).collect();
+    if got.len() > durable.len() && !ends.contains(&got.len()) {
+        return Err(format!("size {} is no append's end (old end {})", got.len(), durable.len()));
+    }
+    // SAFE_APPEND says nothing of overwrites: without PSOW a torn one may garble its whole
+    // sector, appended bytes beside it included.
+    let garbled = |p: usize| {
+        !dc.contains(Dc::POWERSAFE_OVERWRITE)
+            && overwrites.iter().any(|w| {
+                (w.offset / 512 * 512..(w.offset + w.len).div_ceil(512) * 512).contains(&p)
+            })
+            || overwrites.iter().any(|w| (w.offset..w.offset + w.len).contains(&p))
+    };
+    for (p, &b) in got.iter().enumerate().skip(durable.len()) {
+        let put_there =
+            pending.iter().any(|w| w.fill == b && (w.offset..w.offset + w.len).contains(&p));
+        if !put_there && !garbled(p) {
+            let old_end = durable.len();
+            return Err(format!("byte {p} past the old end {old_end} is {b}; writes {pending:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn safe_append_keeps_its_promise_over_random_appends_and_overwrites() {
+    let others = [Dc::NONE, Dc::POWERSAFE_OVERWRITE, Dc::ATOMIC512, Dc::ATOMIC4K];
+    promise_over_seeds(Dc::SAFE_APPEND, &others, true, safe_append_workload);
+    let broken = promise_over_seeds(Dc::NONE, &others, false, safe_append_workload);
+    assert!(broken > 0, "without SAFE_APPEND appends were never damaged");
+}
+
+fn atomic4k_workload(rng: &mut Rng, dc: Dc) -> Result<(), String> {
+    // Aligned 4 KiB writes over a synced 8-block file, some blocks written twice.
+    let (vfs, f) = disk_with_file(rng.below(1 << 32), dc);
+    put(&*f, W { offset: 0, len: 8 * 4096, fill: 1 });
+    f.sync(SyncFlags::FULL).unwrap();
+    let mut pending = Vec::new();
+    for fill in 2..(4 + rng.below(10) as u8) {
+        let w = W { offset: 4096 * rng.below(8) as usize, len: 4096, fill };
+        put(&*f, w);
+        pending.push(w);
+    }
+    let got = after_crash(&vfs, DB).unwrap();
+    for block in got.chunks(4096).enumerate().map(|(i, b)| (i * 4096, b)) {
+        let (offset, bytes) = block;
+        let whole = |fill: u8| bytes.iter().all(|&b| b == fill);
+        if !whole(1) && !pending.iter().any(|w| w.offset == offset && whole(w.fill)) {
+            return Err(format!("block at {offset} is torn"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn atomic4k_keeps_its_promise_over_random_aligned_writes() {
+    let others = [Dc::NONE, Dc::POWERSAFE_OVERWRITE, Dc::SAFE_APPEND, Dc::SEQUENTIAL];
+    promise_over_seeds(Dc::ATOMIC4K, &others, true, atomic4k_workload);
+    promise_over_seeds(Dc::ATOMIC, &others, true, atomic4k_workload);
+    let broken = promise_over_seeds(Dc::ATOMIC2K, &others, false, atomic4k_workload);
+    assert!(broken > 0, "with only ATOMIC2K no 4 KiB write was torn");
+}
+
+fn psow_workload(rng: &mut Rng, dc: Dc) -> Result<(), String> {
+    // Unaligned overwrites of a synced file of 4 KiB sectors: a byte no pending write covers
+    // keeps its durable value; a byte one covers holds old, new or (torn) anything.
+    let config = SimConfig::new(rng.below(1 << 32)).with_characteristics(dc);
+    let vfs = SimVfs::new(config);
+    let f = open(&vfs, DB);
+    vfs.lock().disk.sync_dir(Path::new("/d"));
+    let size = 3 * 4096;
+    put(&*f, W { offset: 0, len: size, fill: 1 });
+    f.sync(SyncFlags::FULL).unwrap();
+    let mut pending = Vec::new();
+    for fill in 2..(3 + rng.below(6) as u8) {
+        let offset = rng.below(size as u64 - 1) as usize;
+        let w = W { offset, len: 1 + rng.below((size - offset).min(3000) as u64) as usize, fill };
+        put(&*f, w);
+        pending.push(w);
+    }
+    let got = after_crash(&vfs, DB).unwrap();
+    for (p, &b) in got.iter().enumerate() {
+        let covered = pending.iter().any(|w| (w.offset..w.offset + w.len).contains(&p));
+        if !covered && b != 1 {
+            return Err(format!("byte {p}, written by no write, became {b}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn powersafe_overwrite_keeps_its_promise_over_random_unaligned_writes() {
+    let others = [Dc::NONE, Dc::SAFE_APPEND, Dc::SEQUENTIAL, Dc::ATOMIC512];
+    promise_over_seeds(Dc::POWERSAFE_OVERWRITE, &others, true, psow_workload);
+    let broken = promise_over_seeds(Dc::NONE, &others, false, psow_workload);
+    assert!(broken > 0, "without PSOW a torn write never hit its neighbours");
+}
+
+fn sequential_workload(rng: &mut Rng, dc: Dc) -> Result<(), String> {
+    // Writes to three files, each to its own 512-byte slot, and a file created between them,
+    // with a sync of one file now and then: the writes and the create that survive are a
+    // prefix of the order issued (the first one lost may be torn).
+    let (vfs, f) = disk_with_file(rng.below(1 << 32), dc);
+    let g = open(&vfs, "/d/g");
+    for file in [&f, &g] {
+        put(&**file, W { offset: 0, len: 8 * 512, fill: 1 });
+        file.sync(SyncFlags::FULL).unwrap();
+    }
+    vfs.lock().disk.sync_dir(Path::new("/d"));
+    // (file, slot, fill), file 2 the created one; the create is `None`.
+    let mut issued: Vec<Option<(usize, usize, u8)>> = Vec::new();
+    let mut created = None;
+    for fill in 2..(6 + rng.below(12) as u8) {
+        if created.is_none() && rng.below(5) == 0 {
+            created = Some(open(&vfs, "/d/h"));
+            issued.push(None);
+            continue;
+        }
+        let file = rng.below(2 + u64::from(created.is_some())) as usize;
+        let slot = rng.below(8) as usize;
+        let handle = [Some(&f), Some(&g), created.as_ref()][file].unwrap();
+        put(&**handle, W { offset: slot * 512, len: 512, fill });
+        issued.push(Some((file, slot, fill)));
+        if rng.below(8) == 0 {
+            handle.sync(SyncFlags::FULL).unwrap();
+        }
+    }
+    let image = vfs.crash_now();
+    let files = ["/d/test.db", "/d/g", "/d/h"].map(|p| image.files.get(Path::new(p)));
+    // Survived, lost, or neither (torn); a later write to a slot must survive for the slot to
+    // show it, so judge each write by its slot's last value among the survivors.
+    let mut state = Vec::new();
+    for (i, op) in issued.iter().enumerate() {
+        let s = match op {
+            None => files[2].is_some(),
+            Some((file, slot, fill)) => {
+                let bytes = files[*file].and_then(|b| b.get(slot * 512..(slot + 1) * 512));
+                let later = issued[i + 1..].iter().flatten().any(|l| (l.0, l.1) == (*file, *slot));
+                match bytes {
+                    Some(b) if b.iter().all(|x| x == fill) => true,
+                    _ if later => continue, // overwritten later: judged by the later write
+                    _ => false,
+                }
+            }
+        };
+        state.push(s);
+    }
+    let prefix = state.iter().take_while(|&&s| s).count();
+    if state[prefix..].iter().any(|&s| s) {
+        return Err(format!("survivors {state:?} of {issued:?} are no prefix"));
+    }
+    Ok(())
+}
+
+#[test]
+fn sequential_keeps_its_promise_over_random_writes_creates_and_syncs() {
+    let others = [Dc::NONE, Dc::POWERSAFE_OVERWRITE, Dc::SAFE_APPEND, Dc::ATOMIC];
+    promise_over_seeds(Dc::SEQUENTIAL, &others, true, sequential_workload);
+    let broken = promise_over_seeds(Dc::NONE, &others, false, sequential_workload);
+    assert!(broken > 0, "without SEQUENTIAL writes were always kept in order");
+}
+
+#[test]
+fn a_sequential_device_can_tear_only_the_write_in_flight() {
+    let mut torn = 0;
+    for seed in 0..SEEDS {
+        let (vfs, f) = disk_with_file(seed, Dc::SEQUENTIAL);
+        f.write_at(0, &filled(2048 * 4, 1)).unwrap();
+        f.sync(SyncFlags::FULL).unwrap();
+        for i in 0..4u8 {
+            f.write_at(u64::from(i) * 2048, &filled(2048, i + 2)).unwrap();
+        }
+        let got = after_crash(&vfs, DB).unwrap();
+        let whole = |i: usize, b: u8| got[i * 2048..(i + 1) * 2048].iter().all(|&x| x == b);
+        let kept = (0..4).take_while(|&i| whole(i, i as u8 + 2)).count();
+        // After the kept prefix, at most the next write is torn; the rest are old.
+        let rest = (kept + 1).min(4)..4;
+        assert!(rest.clone().all(|i| whole(i, 1)), "seed {seed}: {kept} kept, then more damage");
+        torn += usize::from(kept < 4 && !whole(kept, 1));
+    }
+    assert!(torn > 0, "the write in flight was never torn");
+}
