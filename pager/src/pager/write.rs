@@ -286,7 +286,7 @@ impl Pager {
         let journal_device = if file.size()? == 0 {
             self.device
         } else {
-            DeviceCharacteristics(self.device.0 & !DeviceCharacteristics::SAFE_APPEND.0)
+            self.device.without(DeviceCharacteristics::SAFE_APPEND)
         };
         self.txn_mut().journal_device = journal_device;
         let mut nonce = [0u8; 4];
