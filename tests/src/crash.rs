@@ -387,9 +387,9 @@ struct CrashRun<S> {
     /// Steps a durability point made durable ([`durable_steps`]).
     durable: usize,
     states: Vec<S>,
-    /// The image with the subject's [`Subject::unsynced_exposure_files`] as they were at their
-    /// last sync, if it names any.
-    synced: Option<CrashImage>,
+    /// The subject's [`Subject::unsynced_exposure_files`] as they were at their last sync
+    /// (`None`: the name was not durable).
+    synced: Vec<(std::path::PathBuf, Option<Vec<u8>>)>,
 }
 
 /// One crash run; `Ok(None)` when the workload does no I/O (no point to cut the power at).
@@ -424,17 +424,16 @@ fn crash_run<T: Subject>(subject: &T, run_seed: u64) -> Result<Option<CrashRun<T
         .crash_image()
         .ok_or_else(|| format!("{at:?}: the workload finished without reaching the crash point"))?;
     let durable = durable_steps(subject, &steps, acked);
-    let exposed = subject.unsynced_exposure_files();
-    let synced = (!exposed.is_empty()).then(|| {
-        let mut synced = image.clone();
-        for path in exposed {
-            match vfs.synced_contents(&path) {
-                Some(bytes) => synced.files.insert(path, bytes),
-                None => synced.files.remove(&path),
-            };
-        }
-        synced
-    });
+    // Only those files are kept (a journal); the image is assembled only for a run the oracle
+    // would fail.
+    let synced = subject
+        .unsynced_exposure_files()
+        .into_iter()
+        .map(|path| {
+            let bytes = vfs.synced_contents(&path);
+            (path, bytes)
+        })
+        .collect();
     Ok(Some(CrashRun { at, image, acked, durable, states: dry.states, synced }))
 }
 
@@ -518,10 +517,18 @@ pub fn run_one<T: Subject>(subject: &T, run_seed: u64) -> Result<Outcome, Violat
                 |state| judge(&run.states, state, run.acked, durability, run.durable).is_ok();
             let alone = || subject.recover_without_journal(&boot()).is_some_and(passes);
             let synced = || {
-                run.synced.as_ref().is_some_and(|image| {
-                    let vfs = SimVfs::from_image(image, subject.sim_config(run_seed ^ 0xb007));
-                    passes(subject.recover(&vfs))
-                })
+                if run.synced.is_empty() {
+                    return false;
+                }
+                let mut image = run.image.clone();
+                for (path, bytes) in &run.synced {
+                    match bytes {
+                        Some(bytes) => image.files.insert(path.clone(), bytes.clone()),
+                        None => image.files.remove(path),
+                    };
+                }
+                let vfs = SimVfs::from_image(&image, subject.sim_config(run_seed ^ 0xb007));
+                passes(subject.recover(&vfs))
             };
             // The file alone may excuse damage only (a lost commit is never the file's fault);
             // the journal as last synced excuses whatever unsynced journal bytes did, a lost

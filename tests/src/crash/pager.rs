@@ -190,6 +190,12 @@ impl PagerSubject {
         }
     }
 
+    /// True if the oracle grants this subject SQLite's NORMAL exposure: granted, and recovery
+    /// is the pager's own (a canary that skips playback is never excused).
+    fn normal_exposed(&self) -> bool {
+        self.normal_exposure && self.recovery == Recovery::Pager
+    }
+
     /// The same subject judged with SQLite's NORMAL exposure granted whatever its level (a
     /// canary: a pager that syncs less than NORMAL must not pass for NORMAL).
     pub fn granting_normal_exposure(self) -> Self {
@@ -557,13 +563,11 @@ impl Subject for PagerSubject {
     }
 
     fn recover_without_journal(&self, vfs: &SimVfs) -> Option<Result<DbState, String>> {
-        let exposed = self.normal_exposure && self.recovery == Recovery::Pager;
-        exposed.then(|| self.skipping_playback().recover(vfs))
+        self.normal_exposed().then(|| self.skipping_playback().recover(vfs))
     }
 
     fn unsynced_exposure_files(&self) -> Vec<PathBuf> {
-        let exposed = self.normal_exposure && self.recovery == Recovery::Pager;
-        if exposed {
+        if self.normal_exposed() {
             vec![PathBuf::from(JOURNAL)]
         } else {
             Vec::new()
