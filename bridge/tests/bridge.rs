@@ -229,3 +229,19 @@ fn sqlite_sees_the_bridges_error_codes_and_the_message_says_where() {
     assert_eq!(extended_code(&err), Some(266), "SQLITE_IOERR_READ: {err}");
     assert_eq!(count(&conn, "t"), 1, "nothing the failed statements wrote is visible");
 }
+
+/// The in-process oracle is the SQLite users run today: at least 3.51.3, the release that fixed
+/// the WAL-reset race (a checkpoint run right after a complete one could miss that another
+/// connection had just restarted the log, and mark unbackfilled frames as copied;
+/// <https://sqlite.org/releaselog/3_51_3.html>). A rusqlite downgrade that bundles an older
+/// SQLite fails here, not somewhere deep in an interop test.
+#[test]
+fn the_bundled_sqlite_oracle_has_the_wal_reset_fix() {
+    let conn = Connection::open_in_memory().unwrap();
+    let reported: String = conn.query_row("SELECT sqlite_version()", [], |r| r.get(0)).unwrap();
+    assert_eq!(reported, rusqlite::version(), "one SQLite is linked");
+    assert!(
+        rusqlite::version_number() >= 3_051_003,
+        "the bundled SQLite is {reported}; the oracle must be 3.51.3 or newer"
+    );
+}
