@@ -10,7 +10,8 @@
 //!   docs, no `mod.rs`, file lengths ([`tidy`]). The same checks run as `#[test]`s.
 //!
 //! Architecture invariant: xtask depends on no workspace crate (tidy checks this too), so it
-//! builds in seconds and still runs when the crates it checks do not compile. It uses std only.
+//! builds in seconds and still runs when the crates it checks do not compile. Its one
+//! dependency is `cargo_metadata`, so tidy reads the manifests as Cargo itself does.
 
 mod bench;
 mod ci;

@@ -10,17 +10,16 @@
 //! * No `mod.rs` files: `foo.rs` sits beside `foo/`.
 //! * No file is longer than [`MAX_LINES`] lines.
 //!
-//! The checks read a [`Workspace`], a snapshot of the manifests and sources held in memory, so
-//! the tests can hand them small fixtures. Every violation is collected and reported, not just
+//! The checks read a [`Workspace`], the members as `cargo metadata` reports them and the sources,
+//! held in memory, so the tests can hand them small fixtures. Every violation is collected and reported, not just
 //! the first.
 
 mod lexer;
-mod manifest;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
@@ -77,20 +76,31 @@ const SAFETY_WINDOW: usize = 3;
 
 /// A snapshot of the workspace for the checks.
 pub(crate) struct Workspace {
-    /// The root Cargo.toml.
-    pub(crate) root_manifest: String,
-    /// The members' manifests.
-    pub(crate) members: Vec<MemberManifest>,
+    /// The members, as `cargo metadata` reports them.
+    pub(crate) members: Vec<Member>,
     /// Every `.rs` file under the root, outside `target/` and hidden directories.
     pub(crate) sources: Vec<SourceFile>,
 }
 
-/// A workspace member's Cargo.toml.
-pub(crate) struct MemberManifest {
+/// A workspace member: its package and the dependencies it declares.
+pub(crate) struct Member {
     /// The member's directory relative to the root, `/`-separated (`vfs`).
     pub(crate) dir: String,
-    /// The manifest's text.
-    pub(crate) text: String,
+    /// The package name (`folio-vfs`).
+    pub(crate) package: String,
+    /// Its normal, build and target-specific dependencies; dev-dependencies are left out, as a
+    /// test may use any crate without making it part of the layer graph.
+    pub(crate) deps: Vec<Dep>,
+}
+
+/// A dependency as Cargo resolved its declaration (`workspace = true`, renames and relative
+/// paths already followed).
+pub(crate) struct Dep {
+    /// The package it names (not the key it may be renamed to).
+    pub(crate) package: String,
+    /// For a path dependency, its directory relative to the workspace root; `None` for a
+    /// registry or git dependency, or a path outside the root.
+    pub(crate) dir: Option<String>,
 }
 
 /// A Rust source file.
@@ -117,48 +127,55 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
 }
 
 impl Workspace {
-    /// Reads the manifests of the members listed in `root`'s Cargo.toml and every `.rs` file
-    /// under `root`, skipping `target` and hidden directories.
+    /// Asks `cargo metadata` (without resolving the dependency graph, so it needs no network
+    /// and works when the code does not compile) for the members of the workspace at `root`,
+    /// and reads every `.rs` file under `root`, skipping `target` and hidden directories.
     pub(crate) fn load(root: &Path) -> Result<Workspace, String> {
-        let read = |path: &Path| {
-            fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))
-        };
-        let root_manifest = read(&root.join("Cargo.toml"))?;
+        let metadata = cargo_metadata::MetadataCommand::new()
+            .cargo_path(crate::cargo())
+            .manifest_path(root.join("Cargo.toml"))
+            .no_deps()
+            .exec()
+            .map_err(|e| format!("cargo metadata on {}: {e}", root.display()))?;
+        let root = metadata.workspace_root.as_std_path();
         let mut members = Vec::new();
-        for pattern in manifest::parse(&root_manifest).members {
-            for dir in expand_member(root, &pattern)? {
-                let text = read(&root.join(&dir).join("Cargo.toml"))?;
-                members.push(MemberManifest { dir, text });
-            }
+        for package in metadata.workspace_packages() {
+            let manifest_dir = package.manifest_path.parent().map(|d| d.as_std_path());
+            let Some(dir) = manifest_dir.and_then(|d| relative(root, d)) else {
+                return Err(format!("member {} lies outside {}", package.name, root.display()));
+            };
+            let deps = package
+                .dependencies
+                .iter()
+                .filter(|d| d.kind != cargo_metadata::DependencyKind::Development)
+                .map(|d| Dep {
+                    package: d.name.clone(),
+                    dir: d.path.as_ref().and_then(|p| relative(root, p.as_std_path())),
+                })
+                .collect();
+            members.push(Member { dir, package: package.name.to_string(), deps });
         }
+        members.sort_by(|a, b| a.dir.cmp(&b.dir));
         let mut sources = Vec::new();
         collect_sources(root, "", &mut sources)?;
         sources.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(Workspace { root_manifest, members, sources })
+        Ok(Workspace { members, sources })
+    }
+
+    /// The workspace package `dep` refers to: the member in its directory, or the member of
+    /// its name; `None` for a crate from outside the workspace.
+    fn resolve(&self, dep: &Dep) -> Option<&str> {
+        let by_dir = dep.dir.as_deref().and_then(|d| self.members.iter().find(|m| m.dir == d));
+        let member = by_dir.or_else(|| self.members.iter().find(|m| m.package == dep.package))?;
+        Some(member.package.as_str())
     }
 }
 
-/// A `members` entry as directories: itself, or for `dir/*` the subdirectories of `dir` that
-/// hold a Cargo.toml.
-fn expand_member(root: &Path, pattern: &str) -> Result<Vec<String>, String> {
-    let pattern = pattern.trim_end_matches('/');
-    let Some(parent) = pattern.strip_suffix("/*") else {
-        if pattern.contains(['*', '?', '[']) {
-            return Err(format!("tidy cannot expand the workspace member pattern `{pattern}`"));
-        }
-        return Ok(vec![pattern.to_string()]);
-    };
-    let entries = fs::read_dir(root.join(parent))
-        .map_err(|e| format!("listing {}: {e}", root.join(parent).display()))?;
-    let mut dirs = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("listing {parent}: {e}"))?;
-        if entry.path().join("Cargo.toml").is_file() {
-            dirs.push(format!("{parent}/{}", entry.file_name().to_string_lossy()));
-        }
-    }
-    dirs.sort();
-    Ok(dirs)
+/// `path` relative to `root`, `/`-separated; `None` if it lies outside.
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Vec<_> = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect();
+    Some(parts.join("/"))
 }
 
 /// Adds every `.rs` file below `root/rel` to `out`.
@@ -199,18 +216,8 @@ pub(crate) fn check_all(ws: &Workspace) -> Vec<String> {
 /// Each member depends only on the workspace packages [`LAYER_GRAPH`] allows it.
 pub(crate) fn check_layers(ws: &Workspace) -> Vec<String> {
     let mut errors = Vec::new();
-    let root = manifest::parse(&ws.root_manifest);
-    let members: Vec<(&str, manifest::Manifest)> =
-        ws.members.iter().map(|m| (m.dir.as_str(), manifest::parse(&m.text))).collect();
-    // Member directory -> package name.
-    let packages: BTreeMap<&str, &str> =
-        members.iter().filter_map(|(dir, m)| Some((*dir, m.package.as_deref()?))).collect();
-    let resolver = Resolver { root: &root, packages: &packages };
-    for (dir, member) in &members {
-        let Some(name) = member.package.as_deref() else {
-            errors.push(format!("layers: {dir}/Cargo.toml has no [package] name"));
-            continue;
-        };
+    for member in &ws.members {
+        let (name, dir) = (member.package.as_str(), member.dir.as_str());
         let Some((_, allowed)) = LAYER_GRAPH.iter().find(|(n, _)| *n == name) else {
             errors.push(format!(
                 "layers: package `{name}` ({dir}/Cargo.toml) is not in the layer graph; add \
@@ -219,8 +226,7 @@ pub(crate) fn check_layers(ws: &Workspace) -> Vec<String> {
             ));
             continue;
         };
-        let edges: BTreeSet<&str> =
-            member.deps.iter().filter_map(|dep| resolver.resolve(dir, dep)).collect();
+        let edges: BTreeSet<&str> = member.deps.iter().filter_map(|dep| ws.resolve(dep)).collect();
         for dep in edges {
             let ok = match allowed {
                 Allowed::Any => true,
@@ -239,49 +245,6 @@ pub(crate) fn check_layers(ws: &Workspace) -> Vec<String> {
         }
     }
     errors
-}
-
-/// Turns dependency declarations into workspace package names.
-struct Resolver<'a> {
-    /// The root manifest, for `workspace = true` dependencies.
-    root: &'a manifest::Manifest,
-    /// Member directory -> package name.
-    packages: &'a BTreeMap<&'a str, &'a str>,
-}
-
-impl<'a> Resolver<'a> {
-    /// The workspace package `dep`, declared in the manifest in directory `dir`, refers to;
-    /// `None` for a crate from outside the workspace.
-    fn resolve(&self, dir: &str, dep: &manifest::Dep) -> Option<&'a str> {
-        if dep.workspace {
-            if let Some(inherited) = self.root.workspace_deps.iter().find(|d| d.key == dep.key) {
-                return self.resolve("", inherited);
-            }
-        }
-        if let Some(target) = dep.path.as_deref().and_then(|path| join_relative(dir, path)) {
-            if let Some(package) = self.packages.get(target.as_str()) {
-                return Some(package);
-            }
-        }
-        let name = dep.package.as_deref().unwrap_or(&dep.key);
-        self.packages.values().copied().find(|package| *package == name)
-    }
-}
-
-/// `rel` (a manifest's `path`) resolved against the directory `base`, both relative to the
-/// workspace root; `None` if it leaves the root.
-fn join_relative(base: &str, rel: &str) -> Option<String> {
-    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
-    for part in rel.split(['/', '\\']) {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            part => parts.push(part),
-        }
-    }
-    Some(parts.join("/"))
 }
 
 /// True if `path` is on [`UNSAFE_ALLOWED`].

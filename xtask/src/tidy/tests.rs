@@ -7,47 +7,21 @@ use std::path::{Path, PathBuf};
 use super::lexer::{code_only, unsafe_tokens, UnsafeKind, UnsafeToken};
 use super::*;
 
-/// A root manifest for fixtures, declaring workspace dependencies the way the real one does.
-const ROOT: &str = r#"
-[workspace]
-resolver = "2"
-members = [
-    "vfs", "journal",   # a comment
-    "wal",
-    "pager", "engine", "cli", "tests", "xtask",
-]
-
-[workspace.dependencies]
-folio-vfs = { path = "vfs" }
-folio-journal = { path = "journal" }
-folio-wal = { path = "wal" }
-folio-pager = { path = "pager" }
-folio = { path = "engine" }
-renamed-vfs = { path = "vfs", package = "folio-vfs" }
-thiserror = "2"
-"#;
-
-/// A manifest for package `name` followed by `body`.
-fn manifest(name: &str, body: &str) -> String {
-    format!("[package]\nname = \"{name}\"\nversion.workspace = true\n\n{body}")
+/// A member in directory `dir` of package `package`, depending on the `deps` packages (found by
+/// name, as a registry-style declaration would be).
+fn member(dir: &str, package: &str, deps: &[&str]) -> Member {
+    let deps = deps.iter().map(|d| Dep { package: d.to_string(), dir: None }).collect();
+    Member { dir: dir.to_string(), package: package.to_string(), deps }
 }
 
-/// A workspace of the given member manifests (directory, text) and no sources.
-fn with_members(members: &[(&str, String)]) -> Workspace {
-    Workspace {
-        root_manifest: ROOT.to_string(),
-        members: members
-            .iter()
-            .map(|(dir, text)| MemberManifest { dir: dir.to_string(), text: text.clone() })
-            .collect(),
-        sources: Vec::new(),
-    }
+/// A workspace of the given members and no sources.
+fn with_members(members: Vec<Member>) -> Workspace {
+    Workspace { members, sources: Vec::new() }
 }
 
 /// A workspace of the given sources (path, text) and no members.
 fn with_sources(sources: &[(&str, &str)]) -> Workspace {
     Workspace {
-        root_manifest: ROOT.to_string(),
         members: Vec::new(),
         sources: sources
             .iter()
@@ -57,37 +31,25 @@ fn with_sources(sources: &[(&str, &str)]) -> Workspace {
 }
 
 /// The members of a correct layer graph.
-fn good_members() -> Vec<(&'static str, String)> {
+fn good_members() -> Vec<Member> {
     vec![
-        ("vfs", manifest("folio-vfs", "[dependencies]\nthiserror.workspace = true\n")),
-        ("journal", manifest("folio-journal", "[dependencies]\nfolio-vfs.workspace = true\n")),
-        ("wal", manifest("folio-wal", "[dependencies]\nfolio-vfs = { workspace = true }\n")),
-        (
-            "pager",
-            manifest(
-                "folio-pager",
-                "[dependencies]\nfolio-wal = { path = \"../wal\" }\nfolio-journal.workspace = \
-                 true\n\n[dev-dependencies]\nfolio = { path = \"../engine\" }\n",
-            ),
-        ),
-        ("engine", manifest("folio", "[dependencies]\nfolio-pager.workspace = true\n")),
-        ("cli", manifest("folio-cli", "[dependencies]\nfolio = { workspace = true }\n")),
-        (
-            "tests",
-            manifest(
-                "folio-tests",
-                "[dependencies]\nfolio.workspace = true\nfolio-wal.workspace = true\n",
-            ),
-        ),
-        ("xtask", manifest("xtask", "")),
+        member("vfs", "folio-vfs", &["thiserror"]),
+        member("journal", "folio-journal", &["folio-vfs"]),
+        member("wal", "folio-wal", &["folio-vfs"]),
+        member("pager", "folio-pager", &["folio-wal", "folio-journal"]),
+        member("engine", "folio", &["folio-pager"]),
+        member("cli", "folio-cli", &["folio"]),
+        member("tests", "folio-tests", &["folio", "folio-wal"]),
+        member("xtask", "xtask", &["cargo_metadata"]),
     ]
 }
 
-/// `good_members()` with the manifest of `dir` replaced.
-fn members_with(dir: &str, text: String) -> Workspace {
+/// `good_members()` with the member in `dir` replaced.
+fn members_with(replacement: Member) -> Workspace {
     let mut members = good_members();
-    members.iter_mut().find(|(d, _)| *d == dir).expect("fixture member").1 = text;
-    with_members(&members)
+    let slot = members.iter_mut().find(|m| m.dir == replacement.dir).expect("fixture member");
+    *slot = replacement;
+    with_members(members)
 }
 
 fn assert_one_error(errors: &[String], needles: &[&str]) {
@@ -99,62 +61,42 @@ fn assert_one_error(errors: &[String], needles: &[&str]) {
 
 #[test]
 fn layers_accept_the_documented_graph() {
-    assert_eq!(check_layers(&with_members(&good_members())), Vec::<String>::new());
+    assert_eq!(check_layers(&with_members(good_members())), Vec::<String>::new());
 }
 
 #[test]
-fn layers_reject_an_upward_edge_in_every_declaration_form() {
-    let forms = [
-        "[dependencies]\nfolio-pager.workspace = true\n",
-        "[dependencies]\nfolio-pager = { workspace = true }\n",
-        "[dependencies]\n\"folio-pager\" = { path = \"../pager\" }\n",
-        "[dependencies]\npager = { path = \"../pager\", package = \"folio-pager\" }\n",
-        "[dependencies.folio-pager]\npath = \"../pager\"\n",
-        "[dependencies]\nfolio-pager.path = \"../pager\"\n",
-        "[target.'cfg(target_os = \"linux\")'.dependencies]\nfolio-pager.workspace = true\n",
-        "[build-dependencies]\nfolio-pager = { workspace = true }\n",
-    ];
-    for form in forms {
-        let body = format!("[dependencies]\nfolio-vfs.workspace = true\n\n{form}");
-        let errors = check_layers(&members_with("wal", manifest("folio-wal", &body)));
-        assert_one_error(&errors, &["folio-wal", "folio-pager"]);
-    }
+fn layers_reject_an_upward_edge() {
+    let errors =
+        check_layers(&members_with(member("wal", "folio-wal", &["folio-vfs", "folio-pager"])));
+    assert_one_error(&errors, &["folio-wal", "folio-pager", "may depend on: folio-vfs"]);
 }
 
 #[test]
-fn layers_follow_workspace_renames() {
-    // `renamed-vfs` is folio-vfs under another key; xtask may not depend on it.
-    let body = "[dependencies]\nrenamed-vfs.workspace = true\n";
-    let errors = check_layers(&members_with("xtask", manifest("xtask", body)));
+fn layers_find_a_path_dependency_by_its_directory() {
+    // Renamed under any key, a path into `vfs` is folio-vfs; xtask may not depend on it.
+    let mut xtask = member("xtask", "xtask", &[]);
+    xtask.deps.push(Dep { package: "renamed".to_string(), dir: Some("vfs".to_string()) });
+    let errors = check_layers(&members_with(xtask));
     assert_one_error(&errors, &["`xtask`", "`folio-vfs`", "nothing in the workspace"]);
-}
-
-#[test]
-fn layers_ignore_dev_dependencies() {
-    let body = "[dev-dependencies]\nfolio.workspace = true\n\n\
-                [target.'cfg(unix)'.dev-dependencies]\nfolio-pager.workspace = true\n";
-    let errors = check_layers(&members_with("vfs", manifest("folio-vfs", body)));
-    assert_eq!(errors, Vec::<String>::new());
 }
 
 #[test]
 fn layers_let_the_sqlite_bridge_use_the_vfs_and_nothing_above_it() {
     let mut members = good_members();
-    let body = "[dependencies]\nfolio-vfs.workspace = true\nlibsqlite3-sys = \"0.35\"\n";
-    members.push(("bridge", manifest("folio-sqlite-bridge", body)));
-    assert_eq!(check_layers(&with_members(&members)), Vec::<String>::new());
+    members.push(member("bridge", "folio-sqlite-bridge", &["folio-vfs", "libsqlite3-sys"]));
+    assert_eq!(check_layers(&with_members(members)), Vec::<String>::new());
 
-    let body = "[dependencies]\nfolio-vfs.workspace = true\nfolio-journal.workspace = true\n";
-    members.last_mut().expect("pushed").1 = manifest("folio-sqlite-bridge", body);
-    let errors = check_layers(&with_members(&members));
+    let mut members = good_members();
+    members.push(member("bridge", "folio-sqlite-bridge", &["folio-vfs", "folio-journal"]));
+    let errors = check_layers(&with_members(members));
     assert_one_error(&errors, &["folio-sqlite-bridge", "folio-journal"]);
 }
 
 #[test]
 fn layers_reject_a_crate_missing_from_the_graph() {
     let mut members = good_members();
-    members.push(("bench", manifest("folio-bench", "[dependencies]\nfolio.workspace = true\n")));
-    let errors = check_layers(&with_members(&members));
+    members.push(member("bench", "folio-bench", &["folio"]));
+    let errors = check_layers(&with_members(members));
     assert_one_error(&errors, &["folio-bench", "not in the layer graph"]);
 }
 
@@ -322,34 +264,6 @@ fn unsafe_tokens_are_classified() {
     );
 }
 
-#[test]
-fn manifests_are_read_in_their_common_forms() {
-    let root = manifest::parse(ROOT);
-    assert_eq!(root.members, ["vfs", "journal", "wal", "pager", "engine", "cli", "tests", "xtask"]);
-    assert_eq!(root.package, None);
-    let renamed = root.workspace_deps.iter().find(|d| d.key == "renamed-vfs").unwrap();
-    assert_eq!(renamed.package.as_deref(), Some("folio-vfs"));
-    assert_eq!(renamed.path.as_deref(), Some("vfs"));
-
-    let text =
-        "[package]\nname = \"p\" # the name\ndescription = \"\"\"\nname = \"wrong\"\n\"\"\"\n\
-                [dependencies]\na = \"1\"\nb = { version = \"1\", features = [\"x\",\n  \"y\"] }\n\
-                c.workspace = true\n";
-    let m = manifest::parse(text);
-    assert_eq!(m.package.as_deref(), Some("p"));
-    let keys: Vec<&str> = m.deps.iter().map(|d| d.key.as_str()).collect();
-    assert_eq!(keys, ["a", "b", "c"]);
-    assert!(m.deps[2].workspace);
-}
-
-#[test]
-fn relative_paths_resolve_inside_the_root() {
-    assert_eq!(join_relative("wal", "../vfs").as_deref(), Some("vfs"));
-    assert_eq!(join_relative("", "./vfs/").as_deref(), Some("vfs"));
-    assert_eq!(join_relative("crates/a", "../b").as_deref(), Some("crates/b"));
-    assert_eq!(join_relative("wal", "../../elsewhere"), None);
-}
-
 /// A scratch directory under the system temp dir, removed on drop.
 struct ScratchDir(PathBuf);
 
@@ -374,25 +288,57 @@ impl Drop for ScratchDir {
     }
 }
 
+/// A manifest for package `name` followed by `body`.
+fn manifest(name: &str, body: &str) -> String {
+    format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n{body}")
+}
+
 #[test]
-fn load_reads_members_and_skips_target_and_hidden_dirs() {
+fn load_asks_cargo_for_members_and_dependencies_and_skips_target_and_hidden_dirs() {
     let dir = ScratchDir::new("load");
-    dir.write("Cargo.toml", "[workspace]\nmembers = [\"crates/*\", \"xtask\"]\n");
-    dir.write("crates/a/Cargo.toml", &manifest("a", ""));
+    dir.write(
+        "Cargo.toml",
+        "[workspace]\nresolver = \"2\"\nmembers = [\"crates/*\", \"xtask\"]\n\n\
+         [workspace.dependencies]\nb = { path = \"crates/b\" }\n",
+    );
+    // Every declaration form a layer edge can take; the dev-dependency is not an edge.
+    let a = "[dependencies]\nb.workspace = true\nalias = { path = \"../b\", package = \"b\" }\n\n\
+             [target.'cfg(unix)'.dependencies]\nc = { path = \"../c\" }\n\n\
+             [build-dependencies]\nc = { path = \"../c\" }\n\n\
+             [dev-dependencies]\nd = { path = \"../d\" }\n";
+    dir.write("crates/a/Cargo.toml", &manifest("a", a));
     dir.write("crates/a/src/lib.rs", "//! A.\n");
-    dir.write("crates/b/Cargo.toml", &manifest("b", ""));
+    for name in ["b", "c", "d"] {
+        dir.write(&format!("crates/{name}/Cargo.toml"), &manifest(name, ""));
+    }
     dir.write("crates/b/src/mod.rs", "fn undocumented() {}\n");
-    dir.write("crates/notes/README.md", "not a crate\n");
+    dir.write("crates/b/src/lib.rs", "//! B.\n");
+    dir.write("crates/c/src/lib.rs", "//! C.\n");
+    dir.write("crates/d/src/lib.rs", "//! D.\n");
     dir.write("xtask/Cargo.toml", &manifest("xtask", ""));
-    dir.write("xtask/src/main.rs", "//! X.\n");
+    dir.write("xtask/src/main.rs", "//! X.\nfn main() {}\n");
     dir.write("target/debug/build/out.rs", "fn generated() {}\n");
     dir.write(".git/hooks/x.rs", "fn hidden() {}\n");
 
     let ws = Workspace::load(&dir.0).unwrap();
     let dirs: Vec<&str> = ws.members.iter().map(|m| m.dir.as_str()).collect();
-    assert_eq!(dirs, ["crates/a", "crates/b", "xtask"]);
+    assert_eq!(dirs, ["crates/a", "crates/b", "crates/c", "crates/d", "xtask"]);
+    let a = &ws.members[0];
+    let mut edges: Vec<&str> = a.deps.iter().filter_map(|d| ws.resolve(d)).collect();
+    edges.sort_unstable();
+    assert_eq!(edges, ["b", "b", "c", "c"], "workspace, renamed, target and build edges; no dev");
     let paths: Vec<&str> = ws.sources.iter().map(|s| s.path.as_str()).collect();
-    assert_eq!(paths, ["crates/a/src/lib.rs", "crates/b/src/mod.rs", "xtask/src/main.rs"]);
+    assert_eq!(
+        paths,
+        [
+            "crates/a/src/lib.rs",
+            "crates/b/src/lib.rs",
+            "crates/b/src/mod.rs",
+            "crates/c/src/lib.rs",
+            "crates/d/src/lib.rs",
+            "xtask/src/main.rs"
+        ]
+    );
     // The bad file is found by the checks through the loader.
     assert_one_error(&check_doc_comments(&ws), &["crates/b/src/mod.rs"]);
     assert_one_error(&check_no_mod_rs(&ws), &["crates/b/src/mod.rs"]);
