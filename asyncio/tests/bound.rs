@@ -3,7 +3,7 @@
 
 use folio_asyncio::{AsyncVfs, HaltMode, Options, WhenFull};
 use folio_vfs::memory::MemoryVfs;
-use folio_vfs::sim::{seed_from_env, Rng};
+use folio_vfs::sim::Rng;
 use folio_vfs::{FileKind, OpenFlags, Vfs, VfsFile};
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ fn open(vfs: &dyn Vfs, path: &str) -> Box<dyn VfsFile> {
 
 #[test]
 fn a_writer_faster_than_the_disk_waits_and_never_exceeds_the_caps() {
-    let seed = seed_from_env(0xb0_0d);
+    let seed = folio_vfs::seed::from_env_or(0xb0_0d);
     println!("seed {seed:#x} (replay with FOLIO_SEED={seed:#x})");
     let mut rng = Rng::new(seed);
     let disk = MemoryVfs::new();

@@ -5,7 +5,6 @@
 
 use folio_asyncio::{AsyncVfs, HaltMode, Options};
 use folio_vfs::memory::MemoryVfs;
-use folio_vfs::sim::seed_from_env;
 use folio_vfs::{AccessCheck, FileKind, OpenFlags, ReadOutcome, SyncFlags, Vfs, VfsFile};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -230,7 +229,7 @@ fn check(
 
 #[test]
 fn random_operations_through_a_slow_queue_match_a_vec_model() {
-    let seed = seed_from_env(0xa51c_0001);
+    let seed = folio_vfs::seed::from_env_or(0xa51c_0001);
     println!("seed {seed:#x} (replay with FOLIO_SEED={seed:#x})");
     let disk = MemoryVfs::new();
     let vfs = AsyncVfs::new(Arc::new(disk.clone()), Options::default());

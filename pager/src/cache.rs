@@ -312,7 +312,7 @@ mod tests {
             for step in 0..3000 {
                 let p = 1 + rng.below(20) as u32;
                 let what = rng.below(9);
-                let ctx = format!("seed {seed} step {step} op {what} page {p}");
+                let ctx = format!("seed {seed:#x} step {step} op {what} page {p}");
                 match what {
                     0 | 1 => {
                         let dirty = rng.below(2) == 0;

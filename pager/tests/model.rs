@@ -98,14 +98,6 @@ fn setup() -> impl Strategy<Value = Setup> {
         )
 }
 
-/// `FOLIO_SEED` (decimal or hex) if set, else one from the clock.
-fn seed() -> u64 {
-    let clock = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    folio_vfs::sim::seed_from_env(clock)
-}
-
 fn fail(step: usize, what: impl std::fmt::Display) -> TestCaseError {
     TestCaseError::fail(format!("step {step}: {what}"))
 }
@@ -290,7 +282,7 @@ fn run(dir: &Path, n: usize, setup: &Setup, ops: &[Op]) -> Result<(), TestCaseEr
 
 #[test]
 fn random_transactions_match_a_model() {
-    let seed = seed();
+    let seed = folio_vfs::seed::announce("random_transactions_match_a_model");
     let cases = match std::env::var_os("PROPTEST_CASES") {
         Some(_) => Config::default().cases,
         None => 200,
@@ -307,7 +299,7 @@ fn random_transactions_match_a_model() {
         run(dir.path(), n_case.fetch_add(1, Ordering::Relaxed), &setup, &ops)
     });
     if let Err(e) = result {
-        panic!("{e}\nreplay with FOLIO_SEED={seed}");
+        panic!("{e}\nreplay with FOLIO_SEED={seed:#x}");
     }
     let n_run = n_case.load(Ordering::Relaxed);
     assert!(n_run >= cases as usize, "ran {n_run} cases, wanted {cases}");

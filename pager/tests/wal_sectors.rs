@@ -67,7 +67,7 @@ fn a_torn_checkpoint_on_large_sectors_damages_no_page_the_log_cannot_restore() {
         // The checkpoint syncs the log, writes the database, syncs it: cut the power at that
         // second sync, with the database writes pending (survived, lost or torn by sector).
         vfs.crash_at(CrashAt::Sync(vfs.op_count(FaultOp::Sync) + 2));
-        assert!(pager.checkpoint(CheckpointMode::Passive).is_err(), "seed {seed}: no crash");
+        assert!(pager.checkpoint(CheckpointMode::Passive).is_err(), "seed {seed:#x}: no crash");
         let image = vfs.crash_now();
         drop(pager);
         let db_file = &image.files[Path::new(DB)];
@@ -77,7 +77,7 @@ fn a_torn_checkpoint_on_large_sectors_damages_no_page_the_log_cannot_restore() {
         let mut reopened = open(&SimVfs::from_image(&image, device(seed ^ 0xb007)));
         let mut expected = vec![Some(0x11); 8];
         expected[1] = Some(0x22);
-        assert_eq!(fills(&mut reopened), Ok(expected), "seed {seed}");
+        assert_eq!(fills(&mut reopened), Ok(expected), "seed {seed:#x}");
     }
     assert!(torn_runs > 0, "no run tore the database's first sector: the test proves nothing");
 }
@@ -98,7 +98,7 @@ fn a_torn_checkpoint_of_regrown_zero_pages_damages_no_page_the_log_cannot_restor
         pager.write(9, &[0x22; PS]).unwrap();
         pager.commit().unwrap();
         vfs.crash_at(CrashAt::Sync(vfs.op_count(FaultOp::Sync) + 2));
-        assert!(pager.checkpoint(CheckpointMode::Passive).is_err(), "seed {seed}: no crash");
+        assert!(pager.checkpoint(CheckpointMode::Passive).is_err(), "seed {seed:#x}: no crash");
         let image = vfs.crash_now();
         drop(pager);
         let db_file = &image.files[Path::new(DB)];
@@ -108,7 +108,7 @@ fn a_torn_checkpoint_of_regrown_zero_pages_damages_no_page_the_log_cannot_restor
         expected[6] = Some(0);
         expected[7] = Some(0);
         expected[8] = Some(0x22);
-        assert_eq!(fills(&mut reopened), Ok(expected), "seed {seed}");
+        assert_eq!(fills(&mut reopened), Ok(expected), "seed {seed:#x}");
     }
     assert!(torn_runs > 0, "no run tore the database's second sector: the test proves nothing");
 }

@@ -132,7 +132,7 @@ const POINT_BITS: u32 = 20;
 /// the one asked for.
 pub fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| {
-        folio_vfs::sim::parse_seed(&v).unwrap_or_else(|| panic!("{name}={v:?} is not a number"))
+        folio_vfs::seed::parse(&v).unwrap_or_else(|| panic!("{name}={v:?} is not a number"))
     })
 }
 
@@ -195,7 +195,7 @@ pub fn print_report(cell: &Cell, report: &Report) {
 
 /// The run seed `FOLIO_SEED` names, when a single run is to be replayed.
 pub fn replay_seed() -> Option<u64> {
-    std::env::var("FOLIO_SEED").is_ok().then(|| folio_vfs::sim::seed_from_env(0))
+    std::env::var("FOLIO_SEED").is_ok().then(|| folio_vfs::seed::from_env_or(0))
 }
 
 /// Builds a run seed from a workload seed and a crash-point index.

@@ -468,7 +468,7 @@ pub fn wait_all(mut peers: Vec<Peer>, timeout: Duration) -> Vec<Report> {
         match (&report, &status) {
             (Some(_), Ok(status)) if status.success() && !hung => {}
             _ => failures.push_str(&format!(
-                "\n=== {} (seed {}) {} ({status:?}): {}\n--- stdout ---\n{stdout}\n\
+                "\n=== {} (seed {:#x}) {} ({status:?}): {}\n--- stdout ---\n{stdout}\n\
                  --- stderr ---\n{stderr}",
                 peer.name,
                 peer.seed,
@@ -605,7 +605,10 @@ pub fn run_live(seed: u64, n_rows: u32, page_size: u32, specs: &[PeerSpec]) -> L
     let layout = Layout::create(&db, n_rows, n_counters, page_size);
     let ms = live_ms();
     let mut ours = folio_side::open_and_hold(&db);
-    println!("live WAL run: seed {seed} (FOLIO_SEED), {ms} ms ({LIVE_MS_ENV}), {}", db.display());
+    println!(
+        "live WAL run: seed {seed:#x} (FOLIO_SEED), {ms} ms ({LIVE_MS_ENV}), {}",
+        db.display()
+    );
 
     let peers: Vec<Peer> = specs
         .iter()
@@ -648,12 +651,13 @@ pub fn run_live(seed: u64, n_rows: u32, page_size: u32, specs: &[PeerSpec]) -> L
     }
     folio_side::check_after_run(&mut ours, &layout, &commits);
     layout.check_with_sqlite3(&db, &commits);
-    ours.close().unwrap_or_else(|e| panic!("closing our pager after the run (seed {seed}): {e}"));
+    ours.close()
+        .unwrap_or_else(|e| panic!("closing our pager after the run (seed {seed:#x}): {e}"));
     for suffix in ["-wal", "-shm"] {
         let path = with_suffix(&db, suffix);
         assert!(
             !path.exists(),
-            "our pager closed the last connection but left {} (seed {seed})",
+            "our pager closed the last connection but left {} (seed {seed:#x})",
             path.display()
         );
     }

@@ -30,6 +30,7 @@ pub mod memory;
 pub mod os;
 #[cfg(not(loom))]
 pub mod rng;
+pub mod seed;
 pub mod shm;
 #[cfg(not(loom))]
 pub mod sim;

@@ -13,7 +13,7 @@
 //!   I/O error, a full disk, a permission error, or a short read or write. They belong to the
 //!   disk value, never to global state.
 //! * Deterministic: outcomes depend only on the seed and the sequence of operations. Randomness
-//!   handed to the caller ([`Vfs::randomness`]) comes from the seed too. [`seed_from_env`] lets
+//!   handed to the caller ([`Vfs::randomness`]) comes from the seed too. [`crate::seed`] lets
 //!   `FOLIO_SEED=…` replay a failing run.
 //! * Locks and shared memory behave as in the memory VFS (one process, [`crate::local`]);
 //!   shared memory is never durable, as the `-shm` file never is. There is no mmap (`fetch`
@@ -40,24 +40,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
-
-/// The seed to use: `FOLIO_SEED` from the environment if set (decimal or `0x…` hex), else
-/// `default`. Tests print the seed they use so a failure can be replayed.
-pub fn seed_from_env(default: u64) -> u64 {
-    match std::env::var("FOLIO_SEED") {
-        Ok(s) => parse_seed(&s).unwrap_or_else(|| panic!("FOLIO_SEED={s:?} is not a number")),
-        Err(_) => default,
-    }
-}
-
-/// Parses a seed written in decimal or as `0x…` hex.
-pub fn parse_seed(s: &str) -> Option<u64> {
-    let s = s.trim();
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
 
 /// How the simulated device behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

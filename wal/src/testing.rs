@@ -2,18 +2,12 @@
 //! (`FOLIO_SEED` replays it) and names the seed when it fails.
 
 use folio_vfs::rng::Rng;
-use folio_vfs::sim::seed_from_env;
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 /// The run's seed: `FOLIO_SEED`, or one derived from the clock (printed either way).
 pub fn seed(test: &str) -> u64 {
-    let fallback = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let seed = seed_from_env(fallback);
-    eprintln!("{test}: seed {seed:#x} (replay with FOLIO_SEED={seed:#x})");
-    seed
+    folio_vfs::seed::announce(test)
 }
 
 /// A generator for `test`, seeded and announced.
@@ -39,6 +33,6 @@ pub fn check<S: Strategy>(
     let mut runner =
         TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &key));
     if let Err(e) = runner.run(&strategy, property) {
-        panic!("{test} failed with FOLIO_SEED={seed:#x}: {e}");
+        panic!("{test} failed with FOLIO_SEED={}: {e}", folio_vfs::seed::show(seed));
     }
 }

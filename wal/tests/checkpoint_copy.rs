@@ -40,7 +40,7 @@ fn db_on(on: On, page_size: u32) -> (Db, RecordingVfs) {
         }
         On::Memory => (Arc::new(MemoryVfs::new()), PathBuf::from("/m/ckpt.db"), None),
         On::Sim => {
-            let seed = folio_vfs::sim::seed_from_env(0xc0b1);
+            let seed = folio_vfs::seed::from_env_or(0xc0b1);
             (Arc::new(SimVfs::new(SimConfig::new(seed))), PathBuf::from("/s/ckpt.db"), None)
         }
     };

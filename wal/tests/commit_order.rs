@@ -83,14 +83,14 @@ fn a_commit_over_spilled_frames_is_valid_only_with_its_own_images() {
             match max_frame {
                 0 => assert!(fills.is_empty()),
                 2 => {
-                    assert_eq!(fills, [(1, 0x10), (2, 0x20)], "seed {seed} {sync:?}");
+                    assert_eq!(fills, [(1, 0x10), (2, 0x20)], "seed {seed:#x} {sync:?}");
                     first_commits += 1;
                 }
                 _ => {
                     assert_eq!(
                         fills,
                         [(1, 0x11), (2, 0x21), (3, 0x31)],
-                        "seed {seed} {sync:?}: the second commit with other images than its own"
+                        "seed {seed:#x} {sync:?}: the second commit with other images than its own"
                     );
                     second_commits += 1;
                 }

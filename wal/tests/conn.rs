@@ -923,7 +923,7 @@ fn commit_io(db: &Db, rec: &RecordingVfs, conn: &mut Conn, pages: &[u32], v: u32
 fn sim_db(psow: bool, sector: u32) -> (Db, RecordingVfs, SimVfs) {
     let chars =
         if psow { DeviceCharacteristics::POWERSAFE_OVERWRITE } else { DeviceCharacteristics::NONE };
-    let seed = folio_vfs::sim::seed_from_env(0x0057_a11d);
+    let seed = folio_vfs::seed::from_env_or(0x0057_a11d);
     let sim =
         SimVfs::new(SimConfig::new(seed).with_sector_size(sector).with_characteristics(chars));
     let rec = RecordingVfs::new(Arc::new(sim.clone()));
@@ -1324,7 +1324,7 @@ fn model_run(db: &Db, seed: u64, steps: u32) {
 
 #[test]
 fn random_interleavings_match_the_model() {
-    let seed = folio_vfs::sim::seed_from_env(0x00c0_ffee);
+    let seed = folio_vfs::seed::from_env_or(0x00c0_ffee);
     for k in 0..4 {
         model_run(&Db::memory(512), seed.wrapping_add(k), 3000);
     }

@@ -373,7 +373,7 @@ fn sqlite_reads_a_wal_we_encode() {
     let want = sqlite_sees(dir.path(), "target-as-is", &target, &[]);
     assert_eq!(want.rows, 250);
 
-    let seed = folio_vfs::sim::seed_from_env(0x5eed_0001);
+    let seed = folio_vfs::seed::from_env_or(0x5eed_0001);
     eprintln!("sqlite_reads_a_wal_we_encode: seed {seed:#x} (FOLIO_SEED replays)");
     for order in [ByteOrder::LittleEndian, ByteOrder::BigEndian] {
         let (wal, committed) = encode_wal(order, 4096, &base, &target, seed);

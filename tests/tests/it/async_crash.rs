@@ -16,7 +16,7 @@
 use folio_asyncio::{AsyncVfs, Options, Seq};
 use folio_tests::crash::toy::{Pages, Step, ToyStore};
 use folio_tests::crash::{run_seed, Report, Subject, Violation};
-use folio_vfs::sim::{seed_from_env, CrashAt, FaultKind, FaultOp, FaultRule, Rng, SimVfs};
+use folio_vfs::sim::{CrashAt, FaultKind, FaultOp, FaultRule, Rng, SimVfs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -225,7 +225,7 @@ fn seeds() -> u64 {
 fn every_crash_recovers_a_committed_prefix_keeping_everything_durable() {
     let store = ToyStore::correct();
     if std::env::var("FOLIO_SEED").is_ok() {
-        let seed = seed_from_env(0);
+        let seed = folio_vfs::seed::from_env_or(0);
         eprintln!("replaying run seed {seed:#x} ({:?})", crash_point(seed));
         crash_run(&store, seed).unwrap_or_else(|v| panic!("{v}"));
         return;

@@ -26,7 +26,6 @@ use folio_tests::stock_sqlite::{
     assert_mode_signature, extended_code, integrity_check, BridgedVfs, JournalMode,
 };
 use folio_vfs::os::OsVfs;
-use folio_vfs::sim::seed_from_env;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::Arc;
@@ -101,7 +100,7 @@ fn reference_run(mode: JournalMode, seed: u64) -> (Shop, String) {
 
 #[test]
 fn stock_sqlite_runs_the_workload_on_the_async_vfs_in_every_mode_and_stock_sqlite3_agrees() {
-    let seed = seed_from_env(SEED);
+    let seed = folio_vfs::seed::from_env_or(SEED);
     eprintln!("workload seed {seed:#x} (replay with FOLIO_SEED={seed:#x})");
     for mode in JournalMode::ALL {
         let (reference_rows, reference_cli) = reference_run(mode, seed);
@@ -149,7 +148,7 @@ fn stock_sqlite_runs_the_workload_on_the_async_vfs_in_every_mode_and_stock_sqlit
 
 #[test]
 fn with_the_writer_halted_sqlite_runs_on_the_queue_alone_and_the_drained_file_is_sound() {
-    let seed = seed_from_env(SEED ^ 0x4a17);
+    let seed = folio_vfs::seed::from_env_or(SEED ^ 0x4a17);
     eprintln!("workload seed {seed:#x} (replay with FOLIO_SEED={seed:#x})");
     for mode in [JournalMode::Delete, JournalMode::Wal] {
         let what = format!("halted async VFS, {mode:?} (seed {seed:#x})");
@@ -233,7 +232,7 @@ fn wal_without_exclusive_locking_fails_loudly_on_the_async_vfs_and_harms_nothing
 
 #[test]
 fn a_small_bound_makes_sqlite_wait_for_a_slow_writer_instead_of_queueing_more() {
-    let seed = seed_from_env(SEED ^ 0xb0d);
+    let seed = folio_vfs::seed::from_env_or(SEED ^ 0xb0d);
     eprintln!("workload seed {seed:#x} (replay with FOLIO_SEED={seed:#x})");
     let what = format!("bounded async VFS (seed {seed:#x})");
     let dir = tempfile::tempdir().unwrap();

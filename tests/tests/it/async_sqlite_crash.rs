@@ -37,7 +37,7 @@ use folio_tests::crash::{run_seed, Subject, Violation};
 use folio_tests::sqlite_cli::run_sqlite3_cli;
 use folio_tests::stock_sqlite::crash_subject::{commit_step, value, Change, Rows, StockSqlite, DB};
 use folio_tests::stock_sqlite::{BridgedConnection, BridgedVfs, JournalMode};
-use folio_vfs::sim::{seed_from_env, CrashAt, CrashImage, FaultOp, Rng, SimVfs};
+use folio_vfs::sim::{CrashAt, CrashImage, FaultOp, Rng, SimVfs};
 use folio_vfs::{FileKind, OpenFlags, Vfs};
 use std::path::Path;
 use std::sync::Arc;
@@ -424,7 +424,7 @@ fn assert_clean(tally: &Tally, what: &str) {
 #[test]
 fn stock_sqlite_on_the_async_vfs_recovers_a_committed_prefix_keeping_the_watermark() {
     if std::env::var("FOLIO_SEED").is_ok() {
-        let seed = seed_from_env(0);
+        let seed = folio_vfs::seed::from_env_or(0);
         for mode in JournalMode::ALL {
             eprintln!("replaying run seed {seed:#x} in {mode:?} mode ({:?})", crash_point(seed));
             match crash_run(Case::durable(mode), seed, true) {

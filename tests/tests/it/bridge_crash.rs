@@ -14,7 +14,7 @@ use folio_tests::crash::{self, Subject};
 use folio_tests::sqlite_cli::run_sqlite3_cli;
 use folio_tests::stock_sqlite::crash_subject::{Rows, StockSqlite, DB};
 use folio_tests::stock_sqlite::{extended_code, BridgedConnection, JournalMode};
-use folio_vfs::sim::{seed_from_env, FaultKind, FaultOp, FaultRule, Rng, SimConfig, SimVfs};
+use folio_vfs::sim::{FaultKind, FaultOp, FaultRule, Rng, SimConfig, SimVfs};
 use std::path::Path;
 use std::time::Instant;
 
@@ -25,7 +25,7 @@ const FIRST_SEED: u64 = 0x5715;
 #[test]
 fn stock_sqlite_on_the_simulated_disk_recovers_a_committed_prefix_at_every_crash_point() {
     if std::env::var("FOLIO_SEED").is_ok() {
-        let seed = seed_from_env(0);
+        let seed = folio_vfs::seed::from_env_or(0);
         for mode in JournalMode::ALL {
             eprintln!("replaying run seed {seed:#x} in {mode:?} mode");
             crash::run_one(&StockSqlite::new(mode), seed)
@@ -41,7 +41,7 @@ fn stock_sqlite_on_the_simulated_disk_recovers_a_committed_prefix_at_every_crash
         let mut report = crash::sweep(&subject, FIRST_SEED, seeds);
         // This test's share of a long run: 0.05, over the modes.
         if let Some(budget) = crash::sample_budget(0.05 / JournalMode::ALL.len() as f64) {
-            let mut rng = Rng::new(seed_from_env(0x0057_0c4d) ^ mode as u64);
+            let mut rng = Rng::new(folio_vfs::seed::from_env_or(0x0057_0c4d) ^ mode as u64);
             report.merge(crash::sample_for(&subject, &mut rng, budget));
         }
         let cell = crash::Cell {
@@ -343,7 +343,7 @@ fn stock_sqlite_matrix(mode: JournalMode) {
     let cells = levels.len() * Device::ALL.len();
     let sample = crash::sample_budget(0.27 / 3.0).map(|b| b / cells as u32);
     let seeds = crash::env_u64("FOLIO_CRASH_SEEDS").map_or(CI_SEEDS, |s| s.div_ceil(8));
-    let mut rng = Rng::new(seed_from_env(0x5a_3a71) ^ mode as u64);
+    let mut rng = Rng::new(folio_vfs::seed::from_env_or(0x5a_3a71) ^ mode as u64);
     let mut unexpected = Vec::new();
     for (level, sync) in levels {
         for device in Device::ALL {

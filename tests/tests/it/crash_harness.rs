@@ -8,7 +8,7 @@
 
 use folio_tests::crash::toy::ToyStore;
 use folio_tests::crash::{self, Report};
-use folio_vfs::sim::{seed_from_env, Rng};
+use folio_vfs::sim::Rng;
 
 /// The CI budget of workloads swept over every crash point.
 const CI_SEEDS: u64 = 4;
@@ -17,7 +17,7 @@ const CI_SEEDS: u64 = 4;
 fn the_correct_protocol_survives_every_crash_point() {
     let store = ToyStore::correct();
     if std::env::var("FOLIO_SEED").is_ok() {
-        let seed = seed_from_env(0);
+        let seed = folio_vfs::seed::from_env_or(0);
         eprintln!("replaying run seed {seed:#x}");
         crash::run_one(&store, seed).unwrap_or_else(|v| panic!("{v}"));
         return;
@@ -26,7 +26,7 @@ fn the_correct_protocol_survives_every_crash_point() {
     let seeds = crash::env_u64("FOLIO_CRASH_SEEDS").unwrap_or(CI_SEEDS);
     let mut report = crash::sweep(&store, first, seeds);
     if let Some(budget) = crash::sample_budget(0.05) {
-        let mut rng = Rng::new(seed_from_env(0x005a_4d9e));
+        let mut rng = Rng::new(folio_vfs::seed::from_env_or(0x005a_4d9e));
         report.merge(crash::sample_for(&store, &mut rng, budget));
     }
     let cell = crash::Cell {

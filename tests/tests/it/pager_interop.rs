@@ -22,9 +22,7 @@ use folio_pager::{JournalMode, Pager, PagerOptions, PagerStats, Synchronous, WRI
 use folio_tests::sqlite_cli::run_sqlite3_cli;
 use folio_tests::sqlite_hot::{copy_with_journal, journal_path, kill_mid_transaction, T_ROWS};
 use folio_vfs::os::OsVfs;
-use folio_vfs::sim::{
-    seed_from_env, CrashAt, CrashImage, FaultKind, FaultOp, FaultRule, Rng, SimConfig, SimVfs,
-};
+use folio_vfs::sim::{CrashAt, CrashImage, FaultKind, FaultOp, FaultRule, Rng, SimConfig, SimVfs};
 use folio_vfs::{DeviceCharacteristics, Vfs};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -35,7 +33,7 @@ use std::sync::Arc;
 const DEFAULT_SEED: u64 = 0xf011_0a9e_2024;
 
 fn base_seed() -> u64 {
-    seed_from_env(DEFAULT_SEED)
+    folio_vfs::seed::from_env_or(DEFAULT_SEED)
 }
 
 /// A seed for one part of a run, derived from the base seed and a tag.

@@ -33,7 +33,7 @@ const DEFAULT_SEED: u64 = 0x5a1_f011_0a1e;
 const FRAMES_IN_REGION_0: u64 = 4062;
 
 fn seed() -> u64 {
-    folio_vfs::sim::seed_from_env(DEFAULT_SEED)
+    folio_vfs::seed::from_env_or(DEFAULT_SEED)
 }
 
 fn ours(name: &'static str, role: Role) -> PeerSpec {

@@ -27,7 +27,7 @@ const PAGE_SIZE: u32 = 1024;
 const DEFAULT_SEED: u64 = 0x3a1_f011_0b1e;
 
 fn seed() -> u64 {
-    folio_vfs::sim::seed_from_env(DEFAULT_SEED)
+    folio_vfs::seed::from_env_or(DEFAULT_SEED)
 }
 
 fn ours(name: &'static str, role: Role) -> PeerSpec {

@@ -55,7 +55,7 @@ fn synced_writes_are_never_lost() {
         f.write_at(4096, &filled(512, 8)).unwrap();
         open(&vfs, "/d/other").write_at(0, b"x").unwrap();
         let bytes = after_crash(&vfs, DB).unwrap();
-        assert_eq!(&bytes[..1024], &filled(1024, 7)[..], "seed {seed}");
+        assert_eq!(&bytes[..1024], &filled(1024, 7)[..], "seed {seed:#x}");
     }
 }
 
@@ -94,9 +94,13 @@ fn tearing_is_sector_granular_and_stays_inside_the_sectors_written() {
         let mut new = old.clone();
         new[512 * 2 + 100..512 * 4 + 100].fill(9);
         let got = after_crash(&vfs, DB).unwrap();
-        assert_eq!(got.len(), old.len(), "seed {seed}");
+        assert_eq!(got.len(), old.len(), "seed {seed:#x}");
         for s in [0, 1, 5, 6, 7] {
-            assert_eq!(&got[s * 512..(s + 1) * 512], &old[s * 512..(s + 1) * 512], "seed {seed}");
+            assert_eq!(
+                &got[s * 512..(s + 1) * 512],
+                &old[s * 512..(s + 1) * 512],
+                "seed {seed:#x}"
+            );
         }
         if got != old && got != new {
             torn += 1;
@@ -117,7 +121,7 @@ fn without_powersafe_overwrite_garbage_can_hit_neighbouring_bytes_and_with_it_ne
             let got = after_crash(&vfs, DB).unwrap();
             let spared = got[..100] == filled(100, 1)[..] && got[200..] == filled(312, 1)[..];
             if must_spare {
-                assert!(spared, "seed {seed}: PSOW write damaged bytes it did not write");
+                assert!(spared, "seed {seed:#x}: PSOW write damaged bytes it did not write");
             } else if !spared {
                 neighbour_hit += 1;
             }
@@ -138,7 +142,7 @@ fn atomic_devices_never_tear() {
             let mut new = old.clone();
             new[4096..4096 + len].fill(2);
             let got = after_crash(&vfs, DB).unwrap();
-            assert!(got == old || got == new, "seed {seed} {dc:?}: a write was torn");
+            assert!(got == old || got == new, "seed {seed:#x} {dc:?}: a write was torn");
         }
     }
 }
@@ -170,7 +174,7 @@ fn safe_append_never_leaves_garbage_past_the_old_end() {
             let tail = &got[got.len().min(1000)..];
             let clean = tail.iter().all(|&b| b == 2) && (tail.is_empty() || tail.len() == 3000);
             if safe {
-                assert!(clean, "seed {seed}: safe-append left {tail:?}");
+                assert!(clean, "seed {seed:#x}: safe-append left {tail:?}");
             } else if !clean {
                 garbage_without += 1;
             }
@@ -195,7 +199,7 @@ fn safe_append_appends_survive_in_order() {
             let first = got.len() >= 1024 && got[512..1024].iter().all(|&b| b == 2);
             let second = got.len() >= 1536 && got[1024..1536].iter().all(|&b| b == 3);
             if safe {
-                assert!(!second || first, "seed {seed}: the second append outlived the first");
+                assert!(!second || first, "seed {seed:#x}: the second append outlived the first");
                 both += usize::from(first && second);
                 neither += usize::from(got.len() == 512);
             } else {
@@ -222,7 +226,7 @@ fn a_sequential_device_orders_names_with_data() {
         let image = vfs.crash_now();
         let journal = image.files.get(Path::new("/d/test.db-journal"));
         if image.files[Path::new(DB)].starts_with(b"db") {
-            assert_eq!(journal.map(Vec::as_slice), Some(&b"journal"[..]), "seed {seed}");
+            assert_eq!(journal.map(Vec::as_slice), Some(&b"journal"[..]), "seed {seed:#x}");
             db_kept += 1;
         }
         all_lost += usize::from(journal.is_none());
@@ -243,7 +247,10 @@ fn a_sequential_device_keeps_a_prefix_of_the_writes() {
         let got = after_crash(&vfs, DB).unwrap();
         let survived: Vec<bool> = (0..6).map(|i| got[i * 512] == i as u8 + 1).collect();
         let prefix = survived.iter().take_while(|&&s| s).count();
-        assert!(survived[prefix..].iter().all(|&s| !s), "seed {seed}: {survived:?} is no prefix");
+        assert!(
+            survived[prefix..].iter().all(|&s| !s),
+            "seed {seed:#x}: {survived:?} is no prefix"
+        );
         shapes.insert(prefix);
     }
     assert!(shapes.len() > 3, "cut points seen: {shapes:?}");
@@ -274,7 +281,7 @@ fn creates_and_deletes_are_undone_by_a_crash_unless_the_directory_was_synced() {
         h.sync(SyncFlags::FULL).unwrap();
         vfs.delete(Path::new("/d/b"), false).unwrap(); // delete pending
         let image = vfs.crash_now();
-        assert!(image.files.contains_key(Path::new("/d/a")), "seed {seed}: synced name lost");
+        assert!(image.files.contains_key(Path::new("/d/a")), "seed {seed:#x}: synced name lost");
         assert_eq!(image.files[Path::new("/d/a")], b"x");
         create_lost += usize::from(!image.files.contains_key(Path::new("/d/c")));
         delete_undone += usize::from(image.files.contains_key(Path::new("/d/b")));
@@ -296,7 +303,7 @@ fn a_delete_with_directory_sync_is_never_undone() {
         f.write_at(0, b"db").unwrap();
         vfs.delete(Path::new("/d/test.db-journal"), true).unwrap();
         let image = vfs.crash_now();
-        assert!(!image.files.contains_key(Path::new("/d/test.db-journal")), "seed {seed}");
+        assert!(!image.files.contains_key(Path::new("/d/test.db-journal")), "seed {seed:#x}");
     }
 }
 
@@ -323,14 +330,14 @@ fn truncates_are_undone_by_a_crash_unless_synced() {
         f.sync(SyncFlags::FULL).unwrap();
         f.truncate(512).unwrap();
         let len = after_crash(&vfs, DB).unwrap().len();
-        assert!(len == 512 || len == 2048, "seed {seed}: {len}");
+        assert!(len == 512 || len == 2048, "seed {seed:#x}: {len}");
         undone += usize::from(len == 2048);
 
         let (vfs, f) = disk_with_file(seed, Dc::NONE);
         f.write_at(0, &filled(2048, 1)).unwrap();
         f.truncate(512).unwrap();
         f.sync(SyncFlags::FULL).unwrap();
-        assert_eq!(after_crash(&vfs, DB).unwrap().len(), 512, "seed {seed}");
+        assert_eq!(after_crash(&vfs, DB).unwrap().len(), 512, "seed {seed:#x}");
     }
     assert!(undone > 0 && undone < SEEDS as usize, "undone {undone}");
 }
@@ -488,13 +495,6 @@ fn a_vectored_write_is_one_write_of_the_concatenation() {
 }
 
 #[test]
-fn seeds_parse_in_decimal_and_hex() {
-    assert_eq!(parse_seed("42"), Some(42));
-    assert_eq!(parse_seed(" 0x2A "), Some(42));
-    assert_eq!(parse_seed("forty-two"), None);
-}
-
-#[test]
 fn a_chunk_size_rounds_truncates_and_size_hints_up_to_whole_chunks() {
     let (_vfs, f) = disk_with_file(1, Dc::NONE);
     f.write_at(0, &filled(10_000, 1)).unwrap();
@@ -541,7 +541,7 @@ fn promise_over_seeds(
         let device = dc | others[seed as usize % others.len()];
         let mut rng = Rng::new(seed ^ 0x9e37_79b9);
         if let Err(e) = check(&mut rng, device) {
-            assert!(!must_hold, "seed {seed} on {device:?}: {e}");
+            assert!(!must_hold, "seed {seed:#x} on {device:?}: {e}");
             broken += 1;
         }
     }
@@ -762,7 +762,7 @@ fn a_sequential_device_can_tear_only_the_write_in_flight() {
         let kept = (0..4).take_while(|&i| whole(i, i as u8 + 2)).count();
         // After the kept prefix, at most the next write is torn; the rest are old.
         let rest = (kept + 1).min(4)..4;
-        assert!(rest.clone().all(|i| whole(i, 1)), "seed {seed}: {kept} kept, then more damage");
+        assert!(rest.clone().all(|i| whole(i, 1)), "seed {seed:#x}: {kept} kept, then more damage");
         torn += usize::from(kept < 4 && !whole(kept, 1));
     }
     assert!(torn > 0, "the write in flight was never torn");

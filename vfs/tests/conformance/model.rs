@@ -53,15 +53,6 @@ fn file_op() -> impl Strategy<Value = FileOp> {
     ]
 }
 
-fn seed() -> u64 {
-    match std::env::var("FOLIO_SEED") {
-        Ok(s) => s.trim().parse().unwrap_or_else(|_| panic!("FOLIO_SEED={s:?} is not a u64")),
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64),
-    }
-}
-
 fn fail(what: impl std::fmt::Display) -> TestCaseError {
     TestCaseError::fail(what.to_string())
 }
@@ -123,7 +114,7 @@ fn check(env: &Env, name: &str, ops: &[FileOp]) -> Result<(), TestCaseError> {
 }
 
 pub fn random_operations_match_a_vec_model(env: &Env) {
-    let seed = seed();
+    let seed = folio_vfs::seed::announce("random_operations_match_a_vec_model");
     let cases = match std::env::var_os("PROPTEST_CASES") {
         Some(_) => Config::default().cases,
         None => 64,
@@ -143,7 +134,7 @@ pub fn random_operations_match_a_vec_model(env: &Env) {
         outcome
     });
     if let Err(e) = result {
-        panic!("{} VFS: {e}\nreplay with FOLIO_SEED={seed}", env.vfs.name());
+        panic!("{} VFS: {e}\nreplay with FOLIO_SEED={seed:#x}", env.vfs.name());
     }
     // Guard against a configuration that silently runs nothing.
     let n_run = n_case.load(Ordering::Relaxed);
