@@ -15,7 +15,7 @@
 
 use crate::codes::{self, SQLITE_READONLY_CANTINIT};
 use crate::guard::{fail_as, ffi_call, ffi_call_void, record};
-use crate::registry::Shell;
+use crate::shell::Shell;
 use folio_vfs::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 use folio_vfs::sync::Mutex;
 use folio_vfs::{

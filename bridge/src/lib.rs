@@ -14,8 +14,8 @@
 //!   offset, OS error) for the calling thread, and SQLite's error log receives it too.
 //!
 //! Depends on folio-vfs and libsqlite3-sys only (it knows nothing of the journal, WAL or pager
-//! crates: SQLite brings its own). Use the same libsqlite3-sys as your rusqlite (0.35 for
-//! rusqlite 0.37): `links = "sqlite3"` makes Cargo refuse two SQLite copies in one build.
+//! crates: SQLite brings its own). Use the same libsqlite3-sys as your rusqlite (0.40 for
+//! rusqlite 0.43): `links = "sqlite3"` makes Cargo refuse two SQLite copies in one build.
 //!
 //! # Features
 //! * `bundled` (default): compile SQLite from source, as `rusqlite/bundled` does; the two unify.
@@ -60,6 +60,7 @@ mod codes;
 mod guard;
 mod io_methods;
 mod registry;
+mod shell;
 mod vfs_methods;
 
 pub use codes::sqlite_code;

@@ -17,14 +17,15 @@
 //! * names are unique among SQLite's VFSes: registering a name SQLite already knows (`unix`, or
 //!   another registration's) fails with [`Error::NameTaken`].
 
+use crate::shell::Shell;
 use crate::vfs_methods;
-use folio_vfs::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use folio_vfs::sync::{Arc, Mutex, RwLock};
+use folio_vfs::sync::atomic::{AtomicU64, Ordering};
+use folio_vfs::sync::{Arc, Mutex};
 use folio_vfs::Vfs;
 use libsqlite3_sys as ffi;
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::os::raw::{c_char, c_int};
+use std::os::raw::c_int;
 use std::sync::OnceLock;
 
 /// An error from registering or unregistering a VFS.
@@ -74,39 +75,6 @@ pub enum Error {
     },
 }
 
-/// What SQLite's `sqlite3_vfs` points to (through `pAppData`): lives for the rest of the process.
-pub(crate) struct Shell {
-    name: CString,
-    /// `None` once unregistered.
-    vfs: RwLock<Option<Arc<dyn Vfs>>>,
-    open_files: AtomicUsize,
-}
-
-impl Shell {
-    /// The name as SQLite sees it.
-    pub(crate) fn c_name(&self) -> *const c_char {
-        self.name.as_ptr()
-    }
-
-    /// The name, for messages.
-    pub(crate) fn name(&self) -> String {
-        self.name.to_string_lossy().into_owned()
-    }
-
-    /// The VFS, unless unregistered.
-    pub(crate) fn vfs(&self) -> Option<Arc<dyn Vfs>> {
-        self.vfs.read().clone()
-    }
-
-    pub(crate) fn file_opened(&self) {
-        self.open_files.fetch_add(1, Ordering::AcqRel);
-    }
-
-    pub(crate) fn file_closed(&self) {
-        self.open_files.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// A `sqlite3_vfs` handed to SQLite; never freed.
 struct RawVfs(*mut ffi::sqlite3_vfs);
 
@@ -154,11 +122,7 @@ pub fn register(name: &str, vfs: Arc<dyn Vfs>, make_default: bool) -> Result<(),
     if !existing.is_null() || registry.contains_key(name) {
         return Err(Error::NameTaken { name: name.to_string() });
     }
-    let shell: &'static Shell = Box::leak(Box::new(Shell {
-        name: c_name,
-        vfs: RwLock::new(Some(vfs)),
-        open_files: AtomicUsize::new(0),
-    }));
+    let shell: &'static Shell = Box::leak(Box::new(Shell::new(c_name, vfs)));
     let raw = Box::into_raw(Box::new(vfs_methods::new_sqlite3_vfs(shell)));
     // SAFETY: `raw` is a fully initialised sqlite3_vfs that is never freed (SQLite keeps the
     // pointer and writes its `pNext`), naming a NUL-terminated name that is never freed either.
@@ -167,7 +131,7 @@ pub fn register(name: &str, vfs: Arc<dyn Vfs>, make_default: bool) -> Result<(),
         // SQLite did not take the object, so it can go; the shell is tiny and stays.
         // SAFETY: `raw` came from Box::into_raw above and SQLite kept no pointer to it.
         drop(unsafe { Box::from_raw(raw) });
-        shell.vfs.write().take();
+        shell.take_vfs();
         return Err(Error::Sqlite {
             call: "sqlite3_vfs_register",
             name: name.to_string(),
@@ -187,7 +151,7 @@ pub fn unregister(name: &str) -> Result<Arc<dyn Vfs>, Error> {
     let mut registry = registry().lock();
     let entry =
         registry.get(name).ok_or_else(|| Error::NotRegistered { name: name.to_string() })?;
-    let open_files = entry.shell.open_files.load(Ordering::Acquire);
+    let open_files = entry.shell.open_files();
     if open_files > 0 {
         return Err(Error::InUse { name: name.to_string(), open_files });
     }
@@ -201,14 +165,14 @@ pub fn unregister(name: &str) -> Result<Arc<dyn Vfs>, Error> {
         });
     }
     let entry = registry.remove(name).expect("looked up above, under the same lock");
-    let vfs = entry.shell.vfs.write().take();
+    let vfs = entry.shell.take_vfs();
     Ok(vfs.expect("a registered shell holds its VFS until unregistered"))
 }
 
 /// How many files are open through the VFS registered as `name`; `None` if there is no such
 /// registration.
 pub fn open_files(name: &str) -> Option<usize> {
-    registry().lock().get(name).map(|entry| entry.shell.open_files.load(Ordering::Acquire))
+    registry().lock().get(name).map(|entry| entry.shell.open_files())
 }
 
 /// True if this bridge has registered a VFS as `name` (and not unregistered it).

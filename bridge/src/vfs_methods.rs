@@ -11,7 +11,7 @@
 
 use crate::guard::{fail, ffi_call, ffi_call_void, last_error, record};
 use crate::io_methods;
-use crate::registry::Shell;
+use crate::shell::Shell;
 use folio_vfs::{AccessCheck, FileKind, Vfs};
 use libsqlite3_sys as ffi;
 use std::ffi::CStr;
