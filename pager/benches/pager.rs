@@ -1,5 +1,5 @@
-//! Benchmarks of folio-pager, each beside its physical limit measured in the same run
-//! (issue 4's targets):
+//! Benchmarks of folio-pager, each beside its physical limit measured in the same run, with
+//! the ratio each is held to:
 //!
 //! * `read/mmap` vs `read/read`: a page read in a read transaction through the memory map
 //!   against the same read through `read()` (cache too small to hold it). Target: mmap ≤ 0.5×.

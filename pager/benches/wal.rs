@@ -1,5 +1,5 @@
 //! Benchmarks of folio-pager's WAL mode, each beside its physical limit measured in the same
-//! run (issue 5's targets). Syncs on this kind of machine cost whatever the disk is doing at
+//! run, with the ratio each is held to. Syncs on this kind of machine cost whatever the disk is doing at
 //! that moment, so every iteration times the pager's operation and the raw I/O it is held to
 //! one after the other (in alternating order), and ratios are taken per criterion sample:
 //!
@@ -45,8 +45,8 @@
 //! new header) stand in for SQLite's auto-checkpoint, and the raw file is rewritten from its
 //! start too, so both sides overwrite the same offsets of files of the same size.
 //!
-//! Figures (2-core VM, ext4 without a journal on virtio, Linux 6.18; session 5, one full run,
-//! medians of the samples):
+//! Figures (2-core VM, ext4 without a journal on virtio, Linux 6.18; one full run, medians of
+//! the samples):
 //!
 //! * Commit NORMAL: 7.74 µs against a 2.05 µs `pwrite`, **3.79×: misses ≤ 1.5×**. Against the
 //!   `pwrite` inside the four `-shm` lock calls (4.68 µs, itself 2.3× the `pwrite`: no
@@ -54,13 +54,13 @@
 //!   10.30 µs, ours/SQLite **0.75×**. With EXCLUSIVE locking 4.90 µs against 2.06 µs, 2.39×
 //!   (ours/SQLite 0.76×): what is left above the `pwrite` is CPU, the frame checksum (four
 //!   lanes, ~0.3 µs for 4 KiB), the page copy into the frame, the wal-index header reads and
-//!   hash insert, the page cache. Sessions 3-4 measured ours/SQLite 1.01×: SQLite's side then
-//!   rewrote the same bytes on every other commit, which SQLite commits as nothing.
+//!   hash insert, the page cache. SQLite's side must change the bytes of its row at every
+//!   commit: an UPDATE that rewrites the same bytes commits nothing, and would measure ~1.0×.
 //! * Commit FULL: 68.9 µs against 59.8 µs `pwrite` + `fdatasync`, 1.16× (meets ≤ 1.2×); SQLite
-//!   72.7 µs (ours/SQLite 0.95×, no longer below the raw limit once its commits write).
+//!   72.7 µs (ours/SQLite 0.95×).
 //! * WAL page read: 1.18× the same read from the database file (meets ≤ 1.5×).
 //! * Checkpoint of 15.6 MiB: 8.2 ms, 1910 MiB/s against 1639 MiB/s write + `fdatasync`,
-//!   **1.19×, meets ≥ 0.8×** (0.75×-0.79× in session 4, before the write-back hints). Against
+//!   **1.19×, meets ≥ 0.8×** (0.75×-0.79× without the write-back hints). Against
 //!   the raw write with the same hints (2934 MiB/s) 0.65×: the copy reads 16 MiB that are not
 //!   in the CPU's caches where the raw write copies one hot 256 KiB buffer, and the map of the
 //!   log costs page-table fills.
@@ -262,9 +262,8 @@ impl CommitBench {
 
     /// SQLite's one-page commit: a prepared UPDATE of one row (one leaf page), autocommit,
     /// with a value the row does not hold yet: SQLite leaves a page whose cell is overwritten
-    /// with the same bytes clean, and commits nothing then (the cause of its FULL commits
-    /// measuring below a raw `pwrite` + `fdatasync` before session 5, when it shared our fill
-    /// counter and every other update rewrote what the last one wrote).
+    /// with the same bytes clean, and commits nothing then (its FULL commits would then measure
+    /// below a raw `pwrite` + `fdatasync`), so its fill counter is its own.
     fn sqlite_commit(&mut self) {
         self.sqlite_fill = self.sqlite_fill.wrapping_add(1);
         self.sqlite_row = self.sqlite_row % COMMIT_PAGES + 2;

@@ -1,4 +1,4 @@
-//! folio-pager against stock sqlite3 (issue 4, part 1; fact sheet §1.3, §3.6, §3.7), both
+//! folio-pager against stock sqlite3 (database header, rollback journal, hot-journal rules), both
 //! directions:
 //!
 //! * page transplant: every page of a real sqlite3 database (tables, indexes, interior pages,

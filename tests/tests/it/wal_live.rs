@@ -1,4 +1,4 @@
-//! Live interop on one WAL database (issue 5, item 2; fact sheet §5, §6, §11): processes of
+//! Live interop on one WAL database (WAL file, wal-index, locks): processes of
 //! ours (the `folio-wal-worker` binary on folio-pager) and stock sqlite3 processes (Python's
 //! `sqlite3` module, `scripts/wal_peer.py`) read, write and checkpoint the same database, its
 //! `-wal` and its `-shm` at the same time, for `live_ms` each (2 s; `FOLIO_WAL_LIVE_MS` for

@@ -1,4 +1,4 @@
-//! Several processes of ours on one WAL database (issue 5, item 5): `folio-wal-worker`
+//! Several processes of ours on one WAL database: `folio-wal-worker`
 //! processes on folio-pager read, write and checkpoint one database at once for `live_ms`
 //! each (2 s; `FOLIO_WAL_LIVE_MS` for longer runs by hand), with no lost update and no torn
 //! read:
