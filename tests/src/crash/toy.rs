@@ -3,7 +3,8 @@
 //!
 //! Commit of a step (a set of 512-byte page writes to `toy.db`):
 //! 1. write `toy.db-journal`: the original size and the original bytes of every page the step
-//!    overwrites, under a header with a record count and an FNV-1a checksum of the records;
+//!    overwrites, under a header with a record count and a CRC-32 (`crc32fast`) of the header fields and the
+//!    records;
 //! 2. sync the journal (its first sync also syncs the directory: the name is durable);
 //! 3. write the new pages into the database; 4. sync the database;
 //! 5. delete the journal and sync the directory. Only then is the step acknowledged.
@@ -29,7 +30,7 @@ const DB: &str = "/toy/toy.db";
 const JOURNAL: &str = "/toy/toy.db-journal";
 const PAGE: usize = 512;
 const MAGIC: &[u8; 8] = b"TOYJRNL\0";
-const HEADER: usize = 8 + 4 + 8 + 8;
+const HEADER: usize = 8 + 4 + 8 + 4;
 
 /// Which protocol to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +87,7 @@ impl ToyStore {
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&((records.len() / (4 + PAGE)) as u32).to_be_bytes());
         header.extend_from_slice(&(old.len() as u64).to_be_bytes());
-        header.extend_from_slice(&fnv(&records).to_be_bytes());
+        header.extend_from_slice(&checksum(&header, &records).to_be_bytes());
 
         let journal = open(vfs, JOURNAL, FileKind::MainJournal)?;
         journal.write_at(HEADER as u64, &records)?;
@@ -150,10 +151,15 @@ impl fmt::Debug for Pages {
     }
 }
 
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+/// The journal's checksum: a CRC-32 of the header fields before it and of the records. It covers
+/// the original size too, so a header torn inside that field never verifies, and it is not 0
+/// for a journal without records (a CRC-32 of nothing is 0, which is what unwritten bytes
+/// read as).
+fn checksum(fields: &[u8], records: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(fields);
+    hasher.update(records);
+    hasher.finalize()
 }
 
 fn read_all(file: &dyn VfsFile) -> Result<Vec<u8>, folio_vfs::Error> {
@@ -242,9 +248,9 @@ fn parse_journal(bytes: &[u8]) -> Option<ParsedJournal<'_>> {
     }
     let n = u32::from_be_bytes(header[8..12].try_into().ok()?) as usize;
     let orig_size = u64::from_be_bytes(header[12..20].try_into().ok()?);
-    let checksum = u64::from_be_bytes(header[20..28].try_into().ok()?);
+    let checksum_stored = u32::from_be_bytes(header[20..24].try_into().ok()?);
     let records = bytes.get(HEADER..HEADER + n * (4 + PAGE))?;
-    if fnv(records) != checksum {
+    if checksum(&header[..20], records) != checksum_stored {
         return None;
     }
     let parsed = records
