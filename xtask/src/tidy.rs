@@ -38,13 +38,17 @@ enum Allowed {
 ///
 /// ```text
 /// cli ─► engine ─► pager ─► wal ─────► vfs
-///           │        └────► journal ─► vfs
-///           └─► asyncio ─────────────► vfs
+///  │        │        └────► journal ─► vfs
+///  │        └─► asyncio ─────────────► vfs
+///  └─► pager, wal, journal, vfs        (storage-layer commands read each structure)
 /// bridge ────────────────────────────► vfs   (stock SQLite through Folio VFSes)
 /// tests ─► everything        xtask ─► nothing in the workspace
 /// ```
 const LAYER_GRAPH: &[(&str, Allowed)] = &[
-    ("folio-cli", Allowed::Only(&["folio"])),
+    (
+        "folio-cli",
+        Allowed::Only(&["folio", "folio-pager", "folio-wal", "folio-journal", "folio-vfs"]),
+    ),
     ("folio", Allowed::Only(&["folio-pager", "folio-asyncio", "folio-vfs"])),
     ("folio-pager", Allowed::Only(&["folio-wal", "folio-journal", "folio-vfs"])),
     ("folio-wal", Allowed::Only(&["folio-vfs"])),
