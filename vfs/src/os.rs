@@ -14,7 +14,8 @@
 
 mod fcntl;
 mod mmap;
-pub(crate) mod shm;
+pub(crate) mod region;
+mod shm;
 
 use crate::lock::{InodeLocks, LockLevel};
 use crate::shm::{ShmLockKind, ShmRegion};

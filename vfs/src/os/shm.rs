@@ -10,6 +10,7 @@
 //! [`Error::is_shm_cant_init`] and asks again at every call.
 
 use super::fcntl::FcntlLocks;
+use super::region::MappedRegion;
 use super::Inode;
 use crate::lock::{ByteRange, ProcessLocks, RecordLock};
 use crate::shm::{HeldSlots, ShmLockKind, ShmLocks, ShmRegion, SHM_DMS_BYTE, SHM_REGION_SIZE};
@@ -19,50 +20,7 @@ use std::fs::File;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, Ordering};
-
-/// One mapped 32 KiB region of a `-shm` file.
-pub(crate) struct MappedRegion {
-    map: memmap2::MmapRaw,
-    /// Mapped `PROT_READ`: `ShmRegion` refuses every store before it reaches the memory.
-    read_only: bool,
-}
-
-impl MappedRegion {
-    pub(crate) fn new(map: memmap2::MmapRaw, read_only: bool) -> Self {
-        assert!(map.len() >= crate::SHM_REGION_SIZE, "shm region mapped short");
-        MappedRegion { map, read_only }
-    }
-
-    /// True if the region is mapped read-only.
-    pub(crate) fn is_read_only(&self) -> bool {
-        self.read_only
-    }
-
-    /// The address of the region's first byte (see `ShmRegion::as_ptr`).
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
-        self.map.as_mut_ptr()
-    }
-
-    /// The atomic word at `offset` (bounds and alignment checked by `ShmRegion`).
-    #[inline]
-    pub(crate) fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
-        debug_assert!(offset % 4 == 0 && offset + 4 <= crate::SHM_REGION_SIZE);
-        // SAFETY: the mapping is page-aligned, at least SHM_REGION_SIZE long and lives as long
-        // as `self`; `offset` is in bounds and 4-aligned (checked by the caller). Memory shared
-        // with other processes is only ever accessed through atomics, never through references
-        // to plain integers, so there is no data race in the Rust memory model.
-        unsafe { &*self.map.as_ptr().add(offset).cast::<AtomicU32>() }
-    }
-
-    /// The atomic half-word at `offset`.
-    #[inline]
-    pub(crate) fn atomic_u16(&self, offset: usize) -> &AtomicU16 {
-        debug_assert!(offset % 2 == 0 && offset + 2 <= crate::SHM_REGION_SIZE);
-        // SAFETY: as for `atomic_u32`, with 2-byte alignment.
-        unsafe { &*self.map.as_ptr().add(offset).cast::<AtomicU16>() }
-    }
-}
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The `-shm` file as this process shares it (SQLite's `unixShmNode`): one per database inode,
 /// whatever the number of connections.
