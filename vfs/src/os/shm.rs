@@ -16,6 +16,7 @@ use crate::lock::{ByteRange, ProcessLocks, RecordLock};
 use crate::shm::{HeldSlots, ShmLockKind, ShmLocks, ShmRegion, SHM_DMS_BYTE, SHM_REGION_SIZE};
 use crate::sync::{Arc, Mutex};
 use crate::{Error, Op, Result};
+use rustix::io::Errno;
 use std::fs::File;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -123,7 +124,7 @@ impl ShmNode {
                 }
                 self.file.set_len(3).map_err(|e| Error::io_at(Op::ShmOpen, &self.path, 3, e))?;
             }
-            Some(libc::F_WRLCK) => return Err(busy()),
+            Some(RecordLock::Write) => return Err(busy()),
             Some(_) => {}
         }
         // Downgrade (or take) the DMS lock shared: "someone is alive".
@@ -215,11 +216,13 @@ impl ShmConn {
         match result {
             // A write lock on a descriptor open read-only: SQLite's unixShmSystemLock makes
             // every failure SQLITE_BUSY, and so do we (the slot table was left unchanged).
-            Err(e) if node.read_only && e.raw_os_error() == Some(libc::EBADF) => Err(Error::busy(
-                Op::ShmLock,
-                &node.path,
-                format!("shm slots {slot}..{} {kind:?}: the -shm is open read-only", slot + n),
-            )),
+            Err(e) if node.read_only && e.raw_os_error() == Some(Errno::BADF.raw_os_error()) => {
+                Err(Error::busy(
+                    Op::ShmLock,
+                    &node.path,
+                    format!("shm slots {slot}..{} {kind:?}: the -shm is open read-only", slot + n),
+                ))
+            }
             other => other,
         }
     }
