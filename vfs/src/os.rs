@@ -10,11 +10,14 @@
 //! * mmap (`os/mmap.rs`): the first `min(limit, file size)` bytes mapped read-only and shared;
 //!   [`crate::VfsFile::fetch`] hands out pages of it and remaps when the file has grown.
 //!
-//! I/O uses `pread`/`pwrite` through std's `FileExt`; locks call libc (`os/fcntl.rs`).
+//! I/O uses `pread`/`pwrite` through std's `FileExt` and the other system calls std has no word
+//! for through rustix (`pwritev`, `fallocate`, `access`); libc only where rustix has no call:
+//! `F_SETLK` on a byte range (`os/fcntl.rs`) and `sync_file_range`.
 
 mod fcntl;
 mod mmap;
-pub(crate) mod shm;
+pub(crate) mod region;
+mod shm;
 
 use crate::lock::{InodeLocks, LockLevel};
 use crate::shm::{ShmLockKind, ShmRegion};
@@ -24,6 +27,7 @@ use crate::{
     Op, OpenFlags, ReadOutcome, Result, SyncFlags, Vfs, VfsFile,
 };
 use fcntl::FcntlLocks;
+use rustix::io::Errno;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, IoSlice, Read};
@@ -165,8 +169,7 @@ impl SidecarOwner {
 }
 
 fn running_as_root() -> bool {
-    // SAFETY: geteuid takes no arguments, touches no memory and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    rustix::process::geteuid().is_root()
 }
 
 /// SQLite's `unixFullPathname`: `path` made absolute (relative to the working directory), `.`
@@ -272,32 +275,16 @@ const IOV_MAX: usize = 1024;
 /// for `write_all_at`).
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 fn pwritev(file: &File, slices: &[IoSlice<'_>], offset: u64) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
     debug_assert!(slices.len() <= IOV_MAX);
-    let offset =
-        libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    if i64::try_from(offset).is_err() {
+        return Err(Errno::FBIG.into());
+    }
     loop {
-        // SAFETY: `IoSlice` is guaranteed to be ABI compatible with `iovec` on Unix, and each
-        // one points at a live `&[u8]` borrowed for the whole call, which the kernel only
-        // reads; `slices.len()` is at most IOV_MAX and so fits a `c_int`. The descriptor is
-        // open for as long as `file` is borrowed.
-        let n = unsafe {
-            libc::pwritev(
-                file.as_raw_fd(),
-                slices.as_ptr().cast::<libc::iovec>(),
-                slices.len() as libc::c_int,
-                offset,
-            )
-        };
-        match n {
-            0 => return Err(io::Error::new(io::ErrorKind::WriteZero, "pwritev wrote nothing")),
-            n if n > 0 => return Ok(n as usize),
-            _ => {
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
+        match rustix::io::pwritev(file, slices, offset) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "pwritev wrote nothing")),
+            Ok(n) => return Ok(n),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -331,9 +318,9 @@ fn start_writeback(file: &File, offset: u64, len: u64) -> io::Result<()> {
             return Ok(());
         }
         let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EINVAL | libc::ESPIPE | libc::ENOSYS | libc::EOPNOTSUPP) => return Ok(()),
+        match Errno::from_io_error(&e) {
+            Some(Errno::INTR) => continue,
+            Some(Errno::INVAL | Errno::SPIPE | Errno::NOSYS | Errno::OPNOTSUPP) => return Ok(()),
             _ => return Err(e),
         }
     }
@@ -350,22 +337,16 @@ fn start_writeback(_file: &File, _offset: u64, _len: u64) -> io::Result<()> {
 /// (or the kernel) has no such call, so the caller writes the blocks instead.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn allocate(file: &File, from: u64, to: u64) -> io::Result<bool> {
-    use std::os::fd::AsRawFd;
-    let too_big = || io::Error::from_raw_os_error(libc::EFBIG);
-    let offset = libc::off_t::try_from(from).map_err(|_| too_big())?;
-    let len = libc::off_t::try_from(to - from).map_err(|_| too_big())?;
+    use rustix::fs::FallocateFlags;
+    if i64::try_from(to).is_err() {
+        return Err(Errno::FBIG.into());
+    }
     loop {
-        // SAFETY: a plain system call on a descriptor that stays open while `file` is
-        // borrowed; it takes no pointers.
-        let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, offset, len) };
-        if rc == 0 {
-            return Ok(true);
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EOPNOTSUPP | libc::ENOSYS) => return Ok(false),
-            _ => return Err(e),
+        match rustix::fs::fallocate(file, FallocateFlags::empty(), from, to - from) {
+            Ok(()) => return Ok(true),
+            Err(Errno::INTR) => {}
+            Err(Errno::OPNOTSUPP | Errno::NOSYS) => return Ok(false),
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -429,11 +410,16 @@ impl Vfs for OsVfs {
             },
             AccessCheck::ReadWrite => {
                 // Permission bits alone mislead (root, ACLs, read-only mounts): ask the kernel.
-                let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-                    .map_err(|e| Error::io(Op::Access, path, io::Error::other(e)))?;
-                // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
-                let rc = unsafe { libc::access(c_path.as_ptr(), libc::R_OK | libc::W_OK) };
-                Ok(rc == 0)
+                // Any refusal means no; only a name no system call can take (one holding a NUL
+                // byte) is an error.
+                use rustix::fs::Access;
+                match rustix::fs::access(path, Access::READ_OK | Access::WRITE_OK) {
+                    Ok(()) => Ok(true),
+                    Err(e) if path.as_os_str().as_bytes().contains(&0) => {
+                        Err(Error::io(Op::Access, path, e.into()))
+                    }
+                    Err(_) => Ok(false),
+                }
             }
         }
     }
@@ -505,7 +491,7 @@ impl OsFile {
         let mut options = std::fs::OpenOptions::new();
         options.read(true).write(flags.write).mode(owner.map_or(DEFAULT_FILE_MODE, |o| o.mode));
         if flags.no_follow {
-            options.custom_flags(libc::O_NOFOLLOW);
+            options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
         }
         if flags.create && flags.exclusive {
             options.create_new(true);
@@ -538,8 +524,8 @@ impl OsFile {
                     io::ErrorKind::NotFound => "no such file",
                     io::ErrorKind::AlreadyExists => "it already exists (exclusive create)",
                     io::ErrorKind::PermissionDenied => "permission denied",
-                    _ if e.raw_os_error() == Some(libc::EISDIR) => "it is a directory",
-                    _ if flags.no_follow && e.raw_os_error() == Some(libc::ELOOP) => {
+                    _ if Errno::from_io_error(&e) == Some(Errno::ISDIR) => "it is a directory",
+                    _ if flags.no_follow && Errno::from_io_error(&e) == Some(Errno::LOOP) => {
                         "it is a symbolic link and the open asked not to follow links"
                     }
                     _ => "the OS refused",

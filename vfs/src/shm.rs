@@ -69,7 +69,7 @@ enum Backing {
     #[cfg(loom)]
     Modeled(Box<[Option<AtomicU32>]>, Option<Ordering>),
     #[cfg(all(unix, not(loom)))]
-    Mapped(crate::os::shm::MappedRegion),
+    Mapped(crate::os::region::MappedRegion),
 }
 
 impl std::fmt::Debug for ShmRegion {
@@ -127,8 +127,13 @@ impl ShmRegion {
         word
     }
 
+    /// A region of a `-shm` file mapped by the OS VFS.
+    ///
+    /// # Panics
+    /// If the mapping is shorter than [`SHM_REGION_SIZE`].
     #[cfg(all(unix, not(loom)))]
-    pub(crate) fn mapped(region: crate::os::shm::MappedRegion) -> Self {
+    pub(crate) fn mapped(region: crate::os::region::MappedRegion) -> Self {
+        assert!(region.len() >= SHM_REGION_SIZE, "shm region mapped short");
         ShmRegion { backing: Arc::new(Backing::Mapped(region)) }
     }
 

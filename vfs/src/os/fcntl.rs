@@ -1,10 +1,14 @@
 //! POSIX advisory record locks (`fcntl` `F_SETLK` / `F_GETLK`) on byte ranges: the
 //! process-level half of SQLite's lock protocol, for database files and `-shm` files alike.
 //!
-//! rustix exposes only whole-file `fcntl` locks, so this module calls libc directly.
+//! `F_GETLK` goes through rustix's `fcntl_getlk`, which takes a byte range. rustix's
+//! `fcntl_lock` sets only whole-file locks (`l_start` and `l_len` 0: `flock`-style), and SQLite's
+//! lock bytes need ranges, so `F_SETLK` calls libc directly.
 
 use crate::lock::{ByteRange, ProcessLocks, RecordLock};
 use crate::{Error, Op, Result};
+use rustix::io::Errno;
+use rustix::process::{Flock, FlockOffsetType, FlockType};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::Path;
@@ -17,8 +21,10 @@ pub(crate) struct FcntlLocks<'a> {
     pub(crate) op: Op,
 }
 
+/// The `struct flock` for `F_SETLK` of `lock` on `range`.
 fn flock(range: ByteRange, lock: RecordLock) -> libc::flock {
-    // SAFETY: `libc::flock` is a plain C struct for which all-zero bytes are a valid value.
+    // SAFETY: `libc::flock` is a plain C struct for which all-zero bytes are a valid value (some
+    // platforms have fields beyond the POSIX ones, which must be zero).
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
     fl.l_type = match lock {
         RecordLock::Read => libc::F_RDLCK,
@@ -36,18 +42,33 @@ impl FcntlLocks<'_> {
         Error::io_at(self.op, self.path, range.start, err)
     }
 
-    /// `F_GETLK` for `lock` on `range`: the type of a conflicting lock held by another process
-    /// (`F_RDLCK` or `F_WRLCK`), or `None` if the lock could be granted.
-    pub(crate) fn conflicting(&self, range: ByteRange, lock: RecordLock) -> Result<Option<i32>> {
-        let mut fl = flock(range, lock);
-        // SAFETY: F_GETLK reads and writes the `flock` struct we pass, which lives on our stack
-        // for the duration of the call; the descriptor is borrowed, hence open.
-        let rc = unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_GETLK, &mut fl) };
-        if rc != 0 {
-            return Err(self.error(range, io::Error::last_os_error()));
-        }
-        let ty = i32::from(fl.l_type);
-        Ok((ty != libc::F_UNLCK).then_some(ty))
+    /// `F_GETLK` for `lock` (`Read` or `Write`) on `range`: the kind of the first conflicting
+    /// lock another process holds ([`RecordLock::Read`] or [`RecordLock::Write`]), or `None`
+    /// if the lock could be granted.
+    pub(crate) fn conflicting(
+        &self,
+        range: ByteRange,
+        lock: RecordLock,
+    ) -> Result<Option<RecordLock>> {
+        let typ = match lock {
+            RecordLock::Read => FlockType::ReadLock,
+            RecordLock::Write => FlockType::WriteLock,
+            RecordLock::Unlock => FlockType::Unlocked,
+        };
+        let query = Flock {
+            start: range.start,
+            length: range.len,
+            pid: None,
+            typ,
+            offset_type: FlockOffsetType::Set,
+        };
+        let found = rustix::process::fcntl_getlk(self.fd, &query)
+            .map_err(|e| self.error(range, e.into()))?;
+        Ok(found.map(|held| match held.typ {
+            FlockType::ReadLock => RecordLock::Read,
+            // F_GETLK reports only F_RDLCK or F_WRLCK for a lock found.
+            FlockType::WriteLock | FlockType::Unlocked => RecordLock::Write,
+        }))
     }
 }
 
@@ -62,10 +83,10 @@ impl ProcessLocks for FcntlLocks<'_> {
                 return Ok(true);
             }
             let err = io::Error::last_os_error();
-            match err.raw_os_error() {
-                Some(libc::EINTR) => continue,
+            match Errno::from_io_error(&err) {
+                Some(Errno::INTR) => continue,
                 // Another process holds a conflicting lock.
-                Some(libc::EAGAIN | libc::EACCES) if lock != RecordLock::Unlock => {
+                Some(Errno::AGAIN | Errno::ACCESS) if lock != RecordLock::Unlock => {
                     return Ok(false)
                 }
                 _ => return Err(self.error(range, err)),

@@ -10,59 +10,18 @@
 //! [`Error::is_shm_cant_init`] and asks again at every call.
 
 use super::fcntl::FcntlLocks;
+use super::region::MappedRegion;
 use super::Inode;
 use crate::lock::{ByteRange, ProcessLocks, RecordLock};
 use crate::shm::{HeldSlots, ShmLockKind, ShmLocks, ShmRegion, SHM_DMS_BYTE, SHM_REGION_SIZE};
 use crate::sync::{Arc, Mutex};
 use crate::{Error, Op, Result};
+use rustix::io::Errno;
 use std::fs::File;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, Ordering};
-
-/// One mapped 32 KiB region of a `-shm` file.
-pub(crate) struct MappedRegion {
-    map: memmap2::MmapRaw,
-    /// Mapped `PROT_READ`: `ShmRegion` refuses every store before it reaches the memory.
-    read_only: bool,
-}
-
-impl MappedRegion {
-    pub(crate) fn new(map: memmap2::MmapRaw, read_only: bool) -> Self {
-        assert!(map.len() >= crate::SHM_REGION_SIZE, "shm region mapped short");
-        MappedRegion { map, read_only }
-    }
-
-    /// True if the region is mapped read-only.
-    pub(crate) fn is_read_only(&self) -> bool {
-        self.read_only
-    }
-
-    /// The address of the region's first byte (see `ShmRegion::as_ptr`).
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
-        self.map.as_mut_ptr()
-    }
-
-    /// The atomic word at `offset` (bounds and alignment checked by `ShmRegion`).
-    #[inline]
-    pub(crate) fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
-        debug_assert!(offset % 4 == 0 && offset + 4 <= crate::SHM_REGION_SIZE);
-        // SAFETY: the mapping is page-aligned, at least SHM_REGION_SIZE long and lives as long
-        // as `self`; `offset` is in bounds and 4-aligned (checked by the caller). Memory shared
-        // with other processes is only ever accessed through atomics, never through references
-        // to plain integers, so there is no data race in the Rust memory model.
-        unsafe { &*self.map.as_ptr().add(offset).cast::<AtomicU32>() }
-    }
-
-    /// The atomic half-word at `offset`.
-    #[inline]
-    pub(crate) fn atomic_u16(&self, offset: usize) -> &AtomicU16 {
-        debug_assert!(offset % 2 == 0 && offset + 2 <= crate::SHM_REGION_SIZE);
-        // SAFETY: as for `atomic_u32`, with 2-byte alignment.
-        unsafe { &*self.map.as_ptr().add(offset).cast::<AtomicU16>() }
-    }
-}
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The `-shm` file as this process shares it (SQLite's `unixShmNode`): one per database inode,
 /// whatever the number of connections.
@@ -165,7 +124,7 @@ impl ShmNode {
                 }
                 self.file.set_len(3).map_err(|e| Error::io_at(Op::ShmOpen, &self.path, 3, e))?;
             }
-            Some(libc::F_WRLCK) => return Err(busy()),
+            Some(RecordLock::Write) => return Err(busy()),
             Some(_) => {}
         }
         // Downgrade (or take) the DMS lock shared: "someone is alive".
@@ -257,11 +216,13 @@ impl ShmConn {
         match result {
             // A write lock on a descriptor open read-only: SQLite's unixShmSystemLock makes
             // every failure SQLITE_BUSY, and so do we (the slot table was left unchanged).
-            Err(e) if node.read_only && e.raw_os_error() == Some(libc::EBADF) => Err(Error::busy(
-                Op::ShmLock,
-                &node.path,
-                format!("shm slots {slot}..{} {kind:?}: the -shm is open read-only", slot + n),
-            )),
+            Err(e) if node.read_only && e.raw_os_error() == Some(Errno::BADF.raw_os_error()) => {
+                Err(Error::busy(
+                    Op::ShmLock,
+                    &node.path,
+                    format!("shm slots {slot}..{} {kind:?}: the -shm is open read-only", slot + n),
+                ))
+            }
             other => other,
         }
     }

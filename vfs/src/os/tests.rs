@@ -321,12 +321,6 @@ fn a_file_renamed_deleted_or_replaced_has_moved() {
     assert!(file.has_moved().unwrap(), "deleted");
 }
 
-/// Sets the process's umask, returning the old one.
-fn set_umask(mask: u32) -> u32 {
-    // SAFETY: umask only swaps the process's file-creation mask; it cannot fail.
-    unsafe { libc::umask(mask as libc::mode_t) as u32 }
-}
-
 #[test]
 fn sidecar_files_get_the_database_mode_whatever_the_umask_and_its_owner_as_root() {
     let dir = tempfile::tempdir().unwrap();
@@ -341,7 +335,7 @@ fn sidecar_files_get_the_database_mode_whatever_the_umask_and_its_owner_as_root(
     };
     // The usual umask cuts group and other write bits from every file created; SQLite gives a
     // journal, WAL and -shm the database's own mode all the same (`robust_open`'s fchmod).
-    let old = set_umask(0o022);
+    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     let files: Vec<PathBuf> = [("-journal", FileKind::MainJournal), ("-wal", FileKind::Wal)]
         .into_iter()
         .map(|(suffix, kind)| {
@@ -351,7 +345,7 @@ fn sidecar_files_get_the_database_mode_whatever_the_umask_and_its_owner_as_root(
         })
         .collect();
     file.shm_map(0, true).unwrap();
-    set_umask(old);
+    rustix::process::umask(old);
     for sidecar in files.iter().chain([&PathBuf::from(format!("{}-shm", path.display()))]) {
         let meta = std::fs::metadata(sidecar).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o666, "{}", sidecar.display());
