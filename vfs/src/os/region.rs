@@ -43,7 +43,7 @@ impl MappedRegion {
     /// The atomic word at `offset`, a multiple of 4 inside the mapping (checked by `ShmRegion`).
     #[inline]
     pub(crate) fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
-        debug_assert!(offset % 4 == 0 && offset + 4 <= self.map.len());
+        debug_assert!(offset.is_multiple_of(4) && offset + 4 <= self.map.len());
         // SAFETY: the mapping starts 4-byte aligned (asserted by `new`) and lives as long as
         // `self`; `offset` is 4-aligned and `offset + 4` within its length (`ShmRegion::check`
         // asserts both against the region size, and `ShmRegion::mapped` asserts the mapping
@@ -56,7 +56,7 @@ impl MappedRegion {
     /// The atomic half-word at `offset`, a multiple of 2 inside the mapping.
     #[inline]
     pub(crate) fn atomic_u16(&self, offset: usize) -> &AtomicU16 {
-        debug_assert!(offset % 2 == 0 && offset + 2 <= self.map.len());
+        debug_assert!(offset.is_multiple_of(2) && offset + 2 <= self.map.len());
         // SAFETY: as for `atomic_u32`, with 2-byte alignment.
         unsafe { &*self.map.as_ptr().add(offset).cast::<AtomicU16>() }
     }

@@ -356,7 +356,7 @@ impl Disk {
                     let r = rng.below(8);
                     if r >= 6 && self.may_tear(*offset, data.len() as u64) {
                         self.tear(bytes, *offset, data, rng);
-                    } else if r % 2 == 0 {
+                    } else if r.is_multiple_of(2) {
                         apply(bytes, &entry.op);
                     } else if grows {
                         append_lost.insert(entry.file);
