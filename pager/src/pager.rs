@@ -150,11 +150,8 @@ impl Pager {
         // connection finds, whatever name it used. Other names are kept as given.
         let canonical = vfs.canonical_path(path)?;
         if canonical.via_symlink && opts.no_follow {
-            return Err(Error::Vfs(folio_vfs::Error::CantOpen {
-                path: path.to_path_buf(),
-                reason: "the name leads through a symbolic link and no_follow is set".into(),
-                source: None,
-            }));
+            let reason = folio_vfs::CantOpenReason::ThroughSymlink;
+            return Err(Error::Vfs(folio_vfs::Error::cant_open(path, reason, None)));
         }
         let path = if canonical.via_symlink { &canonical.path } else { path };
         let db: Arc<dyn VfsFile> = Arc::from(vfs.open(Some(path), flags)?);
