@@ -30,7 +30,7 @@ use crate::format::{
     self, Checksum, FrameEncoder, FrameHeader, Salt, WalHeader, FRAME_HEADER_LEN, WAL_VERSION,
 };
 use crate::index::{self, HeaderCopy, IndexHeader, READMARK_NOT_USED};
-use crate::{Error, Result};
+use crate::{Corruption, Error, Misuse, Result};
 use folio_vfs::{
     DeviceCharacteristics, FileKind, OpenFlags, ShmLockKind, ShmRegion, SyncFlags, Vfs, VfsFile,
 };
@@ -396,15 +396,12 @@ impl Wal {
     /// handler; after 100 failed attempts, [`Error::Protocol`].
     pub fn begin_read(&mut self) -> Result<bool> {
         if self.read_lock.is_some() {
-            return Err(self.misuse("begin_read inside a read transaction"));
+            return Err(self.misuse(Misuse::BeginReadInRead));
         }
         let changed = self.retry_begin_read(false)?;
         if self.hdr.max_frame > 0 && !format::valid_page_size(self.hdr.page_size()) {
             self.end_read();
-            return Err(Error::Corrupt {
-                path: self.path.clone(),
-                what: format!("wal-index header page size field {} is invalid", self.hdr.sz_page),
-            });
+            return Err(self.corrupt(Corruption::IndexPageSize { sz_page: self.hdr.sz_page }));
         }
         Ok(changed)
     }
@@ -595,13 +592,7 @@ impl Wal {
             result?;
         }
         if self.hdr.version != WAL_VERSION {
-            return Err(Error::Corrupt {
-                path: self.path.clone(),
-                what: format!(
-                    "wal-index header version {} is not {WAL_VERSION} (SQLITE_CANTOPEN)",
-                    self.hdr.version
-                ),
-            });
+            return Err(self.corrupt(Corruption::IndexVersion { version: self.hdr.version }));
         }
         Ok(changed)
     }
@@ -736,7 +727,7 @@ impl Wal {
     /// if the page is read from the database file.
     pub fn find_frame(&mut self, page_no: u32) -> Result<Option<u32>> {
         let Some(lock) = self.read_lock else {
-            return Err(self.misuse("find a frame outside a read transaction"));
+            return Err(self.misuse(Misuse::FindOutsideRead));
         };
         let max_frame = self.hdr.max_frame;
         // READ_LOCK(0) reads the database alone, except over an unreliable -shm, where it is
@@ -757,17 +748,19 @@ impl Wal {
     pub fn read_frame(&self, frame_no: u32, buf: &mut [u8]) -> Result<()> {
         let page_size = self.hdr.page_size();
         if buf.len() != page_size as usize {
-            return Err(self.misuse("read_frame into a buffer that is not one page"));
+            return Err(self.misuse(Misuse::ReadBuffer { len: buf.len(), page_size }));
         }
         let offset = format::frame_offset(frame_no, page_size) + FRAME_HEADER_LEN as u64;
         if let folio_vfs::ReadOutcome::Short { n_read } = self.file.read_at(offset, buf)? {
-            return Err(Error::Corrupt {
-                path: self.path.clone(),
-                what: format!(
-                    "frame {frame_no} at offset {offset} is cut short ({n_read} of {page_size} \
-                     bytes) though the wal-index lists it"
-                ),
-            });
+            let len = buf.len();
+            let (first, last) = (frame_no, frame_no);
+            return Err(self.corrupt(Corruption::FramesCutShort {
+                first,
+                last,
+                offset,
+                n_read,
+                len,
+            }));
         }
         Ok(())
     }
@@ -783,7 +776,7 @@ impl Wal {
             return Err(Error::ReadOnly { path: self.path.clone(), what: "write" });
         }
         if self.read_lock.is_none() {
-            return Err(self.misuse("begin_write outside a read transaction"));
+            return Err(self.misuse(Misuse::BeginWriteOutsideRead));
         }
         if self.write_lock {
             return Ok(());
@@ -901,13 +894,19 @@ impl Wal {
         commit: Option<u32>,
     ) -> Result<()> {
         if !self.write_lock {
-            return Err(self.misuse("write frames outside a write transaction"));
+            return Err(self.misuse(Misuse::WriteOutsideWrite));
         }
-        if pages.is_empty() || pages.iter().any(|(p, d)| *p == 0 || d.len() != page_size as usize) {
-            return Err(self.misuse("write frames: no pages, page 0, or an image not one page"));
+        if pages.is_empty() {
+            return Err(self.misuse(Misuse::NoPages));
+        }
+        if pages.iter().any(|(p, _)| *p == 0) {
+            return Err(self.misuse(Misuse::PageZero));
+        }
+        if let Some(&(page, image)) = pages.iter().find(|(_, d)| d.len() != page_size as usize) {
+            return Err(self.misuse(Misuse::ImageSize { page, len: image.len(), page_size }));
         }
         if !format::valid_page_size(page_size) {
-            return Err(self.misuse(&format!("write frames of invalid page size {page_size}")));
+            return Err(self.misuse(Misuse::PageSize(page_size)));
         }
         self.restart_log()?;
         // Frames after the published log's end are this transaction's (`iFirst`).
@@ -933,13 +932,8 @@ impl Wal {
             header
         } else {
             if self.hdr.page_size() != page_size {
-                return Err(Error::Corrupt {
-                    path: self.path.clone(),
-                    what: format!(
-                        "the log holds {}-byte pages; frames of {page_size} bytes cannot join it",
-                        self.hdr.page_size()
-                    ),
-                });
+                let log = self.hdr.page_size();
+                return Err(self.corrupt(Corruption::FramePageSize { log, frames: page_size }));
             }
             WalHeader {
                 order: self.hdr.order(),
@@ -1195,8 +1189,13 @@ impl Wal {
         result.and(unmapped).map(|()| delete)
     }
 
-    fn misuse(&self, what: &str) -> Error {
-        Error::Misuse { path: self.path.clone(), what: what.to_string() }
+    fn misuse(&self, rule: Misuse) -> Error {
+        Error::Misuse { path: self.path.clone(), rule }
+    }
+
+    /// An [`Error::Corrupt`] of the WAL file for `check`.
+    fn corrupt(&self, check: Corruption) -> Error {
+        Error::Corrupt { path: self.path.clone(), check }
     }
 }
 

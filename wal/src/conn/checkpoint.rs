@@ -15,7 +15,7 @@
 use super::{read_lock_slot, Wal, WalSync, CKPT_LOCK, N_READERS, WRITE_LOCK};
 use crate::format::{self, FRAME_HEADER_LEN};
 use crate::index::{self, IndexHeader, READMARK_NOT_USED};
-use crate::{Error, Result};
+use crate::{Corruption, Error, Misuse, Result};
 use folio_vfs::{chunk_rounded, MappedPage, ReadOutcome, ShmLockKind, SyncFlags, VfsFile};
 use std::path::Path;
 
@@ -86,7 +86,7 @@ impl Wal {
             return Err(Error::ReadOnly { path: self.path.clone(), what: "checkpoint" });
         }
         if self.read_lock.is_some() || self.write_lock {
-            return Err(self.misuse("checkpoint inside a transaction"));
+            return Err(self.misuse(Misuse::CheckpointInTransaction));
         }
         if mode == CheckpointMode::Passive {
             // PASSIVE never waits: a busy reader caps the copy at once (SQLite's pager passes
@@ -131,13 +131,8 @@ impl Wal {
             self.db.unmap();
         }
         if self.hdr.max_frame > 0 && self.hdr.page_size() != page_size {
-            return Err(Error::Corrupt {
-                path: self.path.clone(),
-                what: format!(
-                    "the log holds {}-byte pages but the database's are {page_size} bytes",
-                    self.hdr.page_size()
-                ),
-            });
+            let log = self.hdr.page_size();
+            return Err(self.corrupt(Corruption::CheckpointPageSize { log, database: page_size }));
         }
         // Readers keeping the copy short are not an error (PASSIVE reports success); the
         // other modes check below that everything was copied.
@@ -266,11 +261,11 @@ impl Wal {
             if bound < want {
                 return Err(Error::Corrupt {
                     path: self.db.path().to_path_buf(),
-                    what: format!(
-                        "the log says the database has {max_page} pages; the file's {db_size} \
-                         bytes and the log's {} frames cannot make that many",
-                        self.hdr.max_frame
-                    ),
+                    check: Corruption::DatabaseSize {
+                        n_page: max_page,
+                        db_size,
+                        max_frame: self.hdr.max_frame,
+                    },
                 });
             }
             // As SQLite's walCheckpoint: the size the database is about to grow to, which a
@@ -437,11 +432,13 @@ impl<'a> LogFrames<'a> {
             {
                 return Err(Error::Corrupt {
                     path: self.path.to_path_buf(),
-                    what: format!(
-                        "frames {first}..={} at offset {offset} are cut short ({n_read} of \
-                         {len} bytes) though the wal-index lists them",
-                        first as usize + n - 1
-                    ),
+                    check: Corruption::FramesCutShort {
+                        first,
+                        last: first + n as u32 - 1,
+                        offset,
+                        n_read,
+                        len,
+                    },
                 });
             }
             located.push(Run::Read(used));
