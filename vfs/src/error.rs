@@ -342,6 +342,37 @@ pub enum Error {
     },
 }
 
+/// A copy of the error, for keeping a failure that is also returned (a poisoned handle reports
+/// its cause again). The OS error is rebuilt from its number, or from its kind and message.
+impl Clone for Error {
+    fn clone(&self) -> Self {
+        fn copy_io(source: &io::Error) -> io::Error {
+            match source.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(source.kind(), source.to_string()),
+            }
+        }
+        match self {
+            Error::Busy { op, path, lock } => {
+                Error::Busy { op: *op, path: path.clone(), lock: *lock }
+            }
+            Error::Io { op, path, offset, source } => {
+                Error::Io { op: *op, path: path.clone(), offset: *offset, source: copy_io(source) }
+            }
+            Error::CantOpen { path, reason, source } => Error::CantOpen {
+                path: path.clone(),
+                reason: *reason,
+                source: source.as_ref().map(copy_io),
+            },
+            Error::ReadOnly { op, path } => Error::ReadOnly { op: *op, path: path.clone() },
+            Error::Unsupported { op, path, why } => {
+                Error::Unsupported { op: *op, path: path.clone(), why }
+            }
+            Error::Misuse { path, rule } => Error::Misuse { path: path.clone(), rule: *rule },
+        }
+    }
+}
+
 fn at_offset(offset: Option<u64>) -> String {
     offset.map(|o| format!(" at offset {o}")).unwrap_or_default()
 }
@@ -465,6 +496,14 @@ mod tests {
         for (reason, words) in reasons {
             shows(&Error::cant_open("/d/a.db", reason, None), &["cannot open /d/a.db", words]);
         }
+    }
+
+    #[test]
+    fn a_clone_keeps_the_os_error_and_the_message() {
+        let e = Error::io_at(Op::Write, "/d/a.db", 8, io::Error::from_raw_os_error(libc::ENOSPC));
+        let copy = e.clone();
+        assert_eq!(copy.to_string(), e.to_string());
+        assert!(copy.is_disk_full());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use super::{Pager, State};
 use crate::config::{JournalMode, Synchronous};
-use crate::error::{Error, Result};
+use crate::error::{Action, Error, Misuse, Result};
 use crate::header;
 use folio_journal::writer::{JournalConfig, JournalWriter, SyncPolicy};
 use folio_vfs::memory::MemoryVfs;
@@ -58,14 +58,14 @@ impl Pager {
     pub fn begin_write(&mut self) -> Result<()> {
         self.check_usable()?;
         if self.opts.read_only {
-            return Err(self.read_only_error("begin a write transaction"));
+            return Err(self.read_only_error(Action::BeginWrite));
         }
         match self.state {
             State::Write => return Ok(()),
             State::Read => {
-                self.check_no_mapped_pages("begin a write transaction")?;
+                self.check_no_mapped_pages(Action::BeginWrite)?;
                 if self.read_only_format {
-                    return Err(self.read_only_error("write a database of a newer file format"));
+                    return Err(self.read_only_error(Action::WriteNewerFormat));
                 }
                 if self.wal.is_some() {
                     self.begin_wal_write()?;
@@ -74,12 +74,12 @@ impl Pager {
                 }
             }
             State::Idle => {
-                self.check_no_mapped_pages("begin a write transaction")?;
+                self.check_no_mapped_pages(Action::BeginWrite)?;
                 self.apply_wal_request()?;
                 self.with_busy(|p| {
                     p.try_begin_read()?;
                     let reserved = if p.read_only_format {
-                        Err(p.read_only_error("write a database of a newer file format"))
+                        Err(p.read_only_error(Action::WriteNewerFormat))
                     } else if p.wal.is_some() {
                         p.begin_wal_write()
                     } else {
@@ -116,19 +116,16 @@ impl Pager {
         Ok(())
     }
 
-    pub(crate) fn read_only_error(&self, what: &str) -> Error {
-        Error::ReadOnly { path: self.path.clone(), what: what.to_string() }
+    pub(crate) fn read_only_error(&self, action: Action) -> Error {
+        Error::ReadOnly { path: self.path.clone(), action }
     }
 
     /// Replaces page `page_no` with `data` (exactly one page). Writing past the end grows the
     /// database; pages in between read as zeros.
     pub fn write(&mut self, page_no: u32, data: &[u8]) -> Result<()> {
         if data.len() != self.page_size as usize {
-            return Err(self.misuse(&format!(
-                "write of {} bytes to page {page_no}: a page is {} bytes",
-                data.len(),
-                self.page_size
-            )));
+            let (len, page_size) = (data.len(), self.page_size);
+            return Err(self.misuse(Misuse::WriteSize { page: page_no, len, page_size }));
         }
         self.page_mut(page_no)?.copy_from_slice(data);
         Ok(())
@@ -143,12 +140,10 @@ impl Pager {
     pub fn page_mut(&mut self, page_no: u32) -> Result<&mut [u8]> {
         self.check_usable()?;
         if self.state != State::Write {
-            return Err(self.misuse("modify a page outside a write transaction"));
+            return Err(self.misuse(Misuse::ModifyOutsideWrite));
         }
         if page_no == 0 || page_no == self.lock_byte_page() {
-            return Err(self.misuse(&format!(
-                "page {page_no} is not a content page (0, or the lock-byte page)"
-            )));
+            return Err(self.misuse(Misuse::NotContentPage { page: page_no }));
         }
         if let Err(e) = self.prepare_write(page_no) {
             return Err(self.fail_write(e));
@@ -228,13 +223,10 @@ impl Pager {
     pub fn truncate(&mut self, pages: u32) -> Result<()> {
         self.check_usable()?;
         if self.state != State::Write {
-            return Err(self.misuse("truncate outside a write transaction"));
+            return Err(self.misuse(Misuse::TruncateOutsideWrite));
         }
         if pages > self.db_size {
-            return Err(self.misuse(&format!(
-                "truncate to {pages} pages: the database has only {} (write pages to grow it)",
-                self.db_size
-            )));
+            return Err(self.misuse(Misuse::TruncateBeyondEnd { pages, db_pages: self.db_size }));
         }
         if let Err(e) = self.ensure_journal() {
             return Err(self.fail_write(e));
