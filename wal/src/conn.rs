@@ -738,7 +738,14 @@ impl Wal {
                 mapped: self.regions.len(),
             });
         }
-        index::find_frame(&self.regions, page_no, max_frame, self.min_frame.max(1))
+        let min_frame = self.min_frame.max(1);
+        let found = index::find_frame(&self.regions, page_no, max_frame, min_frame)?;
+        debug_assert!(
+            found.is_none_or(|f| (min_frame..=max_frame).contains(&f)),
+            "page {page_no}: the index gave frame {found:?}, outside the snapshot's \
+             {min_frame}..={max_frame}"
+        );
+        Ok(found)
     }
 
     /// Reads the page image of frame `frame_no` into `buf` (one page).

@@ -104,6 +104,10 @@ impl Pager {
         let _ = self.db.size_hint(want);
         for page_no in self.cache.dirty_pages() {
             if page_no <= self.db_size {
+                debug_assert!(
+                    self.offset_of(page_no) + u64::from(self.page_size) <= want,
+                    "dirty page {page_no} lies past the {want} bytes the file is cut to"
+                );
                 self.write_page_to_db(page_no)?;
             }
         }

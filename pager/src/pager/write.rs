@@ -199,8 +199,25 @@ impl Pager {
             .collect()
     }
 
+    /// True if the database file may receive `page_no` as far as the rollback journal is
+    /// concerned (SQLite's `pager_write_pagelist` rule): its original is in the journal, or it
+    /// did not exist when the transaction began, or there is no rollback journal (WAL mode,
+    /// journal_mode OFF) or no write transaction.
+    pub(crate) fn journaled_or_new(&self, page_no: u32) -> bool {
+        let Some(txn) = self.write.as_ref() else { return true };
+        self.wal.is_some()
+            || txn.journal.is_none()
+            || page_no > txn.db_orig_size
+            || page_no == self.lock_byte_page()
+            || txn.in_journal.contains(&page_no)
+    }
+
     /// Loads `page_no` into the cache (if it is not there) and marks it dirty.
     fn make_dirty(&mut self, page_no: u32) -> Result<()> {
+        debug_assert!(
+            self.journaled_or_new(page_no),
+            "page {page_no} is made dirty before its original is in the journal"
+        );
         if !self.cache.contains(page_no) {
             let data = self.load(page_no)?;
             self.make_room()?;
@@ -235,6 +252,12 @@ impl Pager {
         self.cache.truncate(pages);
         let txn = self.txn_mut();
         txn.min_size = txn.min_size.min(pages);
+        debug_assert!(
+            txn.min_size <= txn.db_orig_size && txn.min_size <= pages,
+            "the smallest size {} exceeds the original {} or the new {pages} pages",
+            txn.min_size,
+            txn.db_orig_size
+        );
         txn.spilled_fresh.retain(|&p| p <= pages);
         txn.changed = true;
         Ok(())
@@ -370,9 +393,19 @@ impl Pager {
     /// Writes one dirty page to the database file (page 1 stamped with the commit's counter
     /// and size first, as SQLite's `pager_write_pagelist` does).
     pub(crate) fn write_page_to_db(&mut self, page_no: u32) -> Result<()> {
+        debug_assert!(
+            self.journaled_or_new(page_no),
+            "page {page_no} goes to the database file before its original is in the journal"
+        );
+        debug_assert!(page_no != self.lock_byte_page(), "the lock-byte page {page_no} is written");
         let (counter, size) = (self.counter, self.db_size);
         let offset = self.offset_of(page_no);
         let entry = self.cache.entry_mut(page_no).expect("a dirty page is cached");
+        debug_assert!(
+            entry.dirty() && !entry.need_sync,
+            "page {page_no} is written to the database while clean or before its journal \
+             record was synced"
+        );
         if page_no == 1 {
             let page1 = Arc::make_mut(&mut entry.data).as_mut_slice();
             header::stamp_commit(page1, counter, size, super::WRITER_VERSION);

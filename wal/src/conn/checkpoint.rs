@@ -273,6 +273,14 @@ impl Wal {
             return Ok(());
         }
         let done = index::n_backfill(&r0);
+        // Only a checkpointer (under the CKPT lock this one holds) raises nBackfill, and the
+        // backfill returned before the copy unless it was below `safe`; a restart lowers it.
+        debug_assert!(done < safe, "nBackfill {done} has reached the copy's end {safe}");
+        debug_assert!(
+            safe <= self.hdr.max_frame,
+            "the copy's end {safe} is past the snapshot's mxFrame {}",
+            self.hdr.max_frame
+        );
         let max_page = self.hdr.n_page;
         index::set_n_backfill_attempted(&r0, safe);
         if self.opts.sync != WalSync::Off {

@@ -160,6 +160,11 @@ impl Wal {
         // Frames after the published log's end are this transaction's (`iFirst`).
         let live = self.live_header();
         let first_of_txn = if live != self.hdr { live.max_frame + 1 } else { 0 };
+        debug_assert!(
+            self.recksum_from == 0 || self.recksum_from >= first_of_txn,
+            "frame {} to re-checksum precedes this transaction's first frame {first_of_txn}",
+            self.recksum_from
+        );
         let header = self.log_header(page_size)?;
         let mut appended = self.append_frames(header, pages, commit, first_of_txn)?;
         if let Some(n_page) = commit {
@@ -353,6 +358,15 @@ impl Wal {
         commit: Option<u32>,
     ) -> Result<()> {
         let before = self.hdr.max_frame;
+        debug_assert_eq!(
+            appended.last as usize,
+            before as usize + appended.frames.len(),
+            "the new frames follow the snapshot's last frame {before} one by one"
+        );
+        debug_assert!(
+            appended.frames.iter().enumerate().all(|(i, &(f, _))| f == before + 1 + i as u32),
+            "new frames are numbered consecutively after frame {before}"
+        );
         for &(f, page_no) in &appended.frames {
             let region = index::region_of_frame(f);
             self.map(region, true)?;
