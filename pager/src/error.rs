@@ -373,6 +373,7 @@ mod tests {
         let journal = Error::from(folio_journal::Error::from(io_error()));
         shows(&journal, &["sync /d/a.db", "offset 1024"]);
         assert!(journal.vfs_error().is_some());
+        assert!(journal.clone().into_vfs_error().is_ok_and(|e| e.to_string().contains("/d/a.db")));
         let busy = folio_vfs::Error::busy(
             folio_vfs::Op::Lock,
             db(),

@@ -29,7 +29,7 @@ pub use checkpoint::{Checkpoint, CheckpointMode};
 
 use crate::format::{self, WalHeader, FRAME_HEADER_LEN, WAL_VERSION};
 use crate::index::{self, HeaderCopy, IndexHeader, READMARK_NOT_USED};
-use crate::{Corruption, Error, Misuse, Result};
+use crate::{Corruption, Error, Misuse, ReadOnlyRefusal, Result};
 use folio_vfs::{DeviceCharacteristics, FileKind, OpenFlags, ShmLockKind, ShmRegion, Vfs, VfsFile};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -530,7 +530,7 @@ impl Wal {
                 // SQLite's SQLITE_READONLY_CANTINIT from walTryBeginRead.
                 return Err(Error::ReadOnly {
                     path: self.path.clone(),
-                    what: "read: no read mark fits the snapshot and the -shm is read-only",
+                    refused: ReadOnlyRefusal::NoReadMark,
                 });
             }
             return Ok(Attempt::Retry);
@@ -565,7 +565,7 @@ impl Wal {
             self.unlock_shared(WRITE_LOCK);
             return Err(Error::ReadOnly {
                 path: self.path.clone(),
-                what: "recover the wal-index: the -shm is read-only",
+                refused: ReadOnlyRefusal::Recover,
             });
         }
         if bad {

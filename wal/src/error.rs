@@ -62,13 +62,14 @@ pub enum Error {
         /// Attempts made.
         attempts: u32,
     },
-    /// A write or checkpoint on a read-only connection (`SQLITE_READONLY`).
-    #[error("{}: read-only connection cannot {what}", path.display())]
+    /// A write or checkpoint on a read-only connection, or a read or recovery a read-only
+    /// `-shm` cannot support (`SQLITE_READONLY` and its extended codes).
+    #[error("{}: read-only connection cannot {refused}", path.display())]
     ReadOnly {
         /// The WAL file.
         path: PathBuf,
-        /// What was attempted.
-        what: &'static str,
+        /// What was refused.
+        refused: ReadOnlyRefusal,
     },
     /// The WAL or database is inconsistent with what the wal-index says (`SQLITE_CORRUPT`).
     #[error("{}: {check}", path.display())]
@@ -178,6 +179,26 @@ pub enum Corruption {
     },
 }
 
+/// What a read-only connection or `-shm` refused ([`Error::ReadOnly`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadOnlyRefusal {
+    /// A write transaction.
+    #[error("write")]
+    Write,
+    /// A checkpoint.
+    #[error("checkpoint")]
+    Checkpoint,
+    /// A read transaction: no read mark fits the snapshot and the `-shm` is read-only, so none
+    /// can be set (SQLite's `SQLITE_READONLY_CANTINIT` from walTryBeginRead).
+    #[error("read: no read mark fits the snapshot and the -shm is read-only")]
+    NoReadMark,
+    /// Rebuilding the wal-index, which a read-only `-shm` cannot hold (SQLite's
+    /// `SQLITE_READONLY_RECOVERY`).
+    #[error("recover the wal-index: the -shm is read-only")]
+    Recover,
+}
+
 /// Which rule of the WAL API a caller broke ([`Error::Misuse`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -278,8 +299,15 @@ mod tests {
         shows(&e, &["/d/a.db-wal", "frame 5", "frame 9"]);
         shows(&Error::BusyRecovery { path: wal() }, &["/d/a.db-wal", "recovering"]);
         shows(&Error::Protocol { path: wal(), attempts: 100 }, &["/d/a.db-wal", "100 attempts"]);
-        let e = Error::ReadOnly { path: wal(), what: "checkpoint" };
-        shows(&e, &["/d/a.db-wal", "cannot checkpoint"]);
+        let refusals = [
+            (ReadOnlyRefusal::Write, "cannot write"),
+            (ReadOnlyRefusal::Checkpoint, "cannot checkpoint"),
+            (ReadOnlyRefusal::NoReadMark, "no read mark fits"),
+            (ReadOnlyRefusal::Recover, "cannot recover the wal-index"),
+        ];
+        for (refused, words) in refusals {
+            shows(&Error::ReadOnly { path: wal(), refused }, &["/d/a.db-wal", words]);
+        }
         shows(&Error::RegionMissing { region: 3, mapped: 2 }, &["region 3", "2 regions"]);
     }
 

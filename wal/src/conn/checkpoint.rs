@@ -15,7 +15,7 @@
 use super::{read_lock_slot, Wal, WalSync, CKPT_LOCK, N_READERS, WRITE_LOCK};
 use crate::format::{self, FRAME_HEADER_LEN};
 use crate::index::{self, IndexHeader, READMARK_NOT_USED};
-use crate::{Corruption, Error, Misuse, Result};
+use crate::{Corruption, Error, Misuse, ReadOnlyRefusal, Result};
 use folio_vfs::{chunk_rounded, MappedPage, ReadOutcome, ShmLockKind, SyncFlags, VfsFile};
 use std::path::Path;
 
@@ -83,7 +83,10 @@ impl Wal {
         mut busy: Option<&mut dyn FnMut() -> bool>,
     ) -> Result<Checkpoint> {
         if self.opts.read_only || self.shm_read_only() {
-            return Err(Error::ReadOnly { path: self.path.clone(), what: "checkpoint" });
+            return Err(Error::ReadOnly {
+                path: self.path.clone(),
+                refused: ReadOnlyRefusal::Checkpoint,
+            });
         }
         if self.read_lock.is_some() || self.write_lock {
             return Err(self.misuse(Misuse::CheckpointInTransaction));
@@ -97,7 +100,10 @@ impl Wal {
         // slots exist only once it is.
         self.map(0, false)?;
         if self.shm_read_only() {
-            return Err(Error::ReadOnly { path: self.path.clone(), what: "checkpoint" });
+            return Err(Error::ReadOnly {
+                path: self.path.clone(),
+                refused: ReadOnlyRefusal::Checkpoint,
+            });
         }
         self.lock(CKPT_LOCK, 1, ShmLockKind::Exclusive)?;
         self.ckpt_lock = true;

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::format::{self, Checksum, FrameEncoder, FrameHeader, Salt, WalHeader, FRAME_HEADER_LEN};
 use crate::index::{self, READMARK_NOT_USED};
-use crate::{Corruption, Error, Misuse, Result};
+use crate::{Corruption, Error, Misuse, ReadOnlyRefusal, Result};
 use folio_vfs::{DeviceCharacteristics, ShmLockKind, SyncFlags};
 
 /// The frames [`Wal::append_frames`] wrote, for the steps after it.
@@ -30,7 +30,10 @@ impl Wal {
     /// [`Error::BusySnapshot`].
     pub fn begin_write(&mut self) -> Result<()> {
         if self.opts.read_only || self.shm_read_only() {
-            return Err(Error::ReadOnly { path: self.path.clone(), what: "write" });
+            return Err(Error::ReadOnly {
+                path: self.path.clone(),
+                refused: ReadOnlyRefusal::Write,
+            });
         }
         if self.read_lock.is_none() {
             return Err(self.misuse(Misuse::BeginWriteOutsideRead));
