@@ -233,9 +233,8 @@ impl Wal {
     }
 
     /// Encodes `pages` as frames after the snapshot's last and writes them, in batches of up
-    /// to [`FRAME_WRITE_BYTES`]. A page this transaction already logged (a frame at or after
-    /// `first_of_txn`) is overwritten in place instead and its checksums redone before a
-    /// commit frame, which goes last.
+    /// to [`FRAME_WRITE_BYTES`]: the pages before a commit frame ([`Wal::append_pages`]), then
+    /// the commit frame, which goes last ([`Wal::append_commit_frame`]).
     fn append_frames(
         &mut self,
         header: WalHeader,
@@ -243,67 +242,97 @@ impl Wal {
         commit: Option<u32>,
         first_of_txn: u32,
     ) -> Result<Appended> {
-        let page_size = header.page_size;
-        let mut encoder = FrameEncoder::resume(header, self.hdr.frame_checksum);
-        let frame_len = format::frame_len(page_size) as usize;
-        let mut frame = self.hdr.max_frame;
-        let mut appended: Vec<(u32, u32)> = Vec::with_capacity(pages.len());
-        // New frames are encoded back to back and written together, up to FRAME_WRITE_BYTES at
-        // a time: fewer system calls, and the kernel caches the log in large folios, which
-        // makes reading frames back (readers, checkpoints) cheaper.
-        let batch_frames = (FRAME_WRITE_BYTES / frame_len).max(1);
+        let mut out = Appended {
+            encoder: FrameEncoder::resume(header, self.hdr.frame_checksum),
+            page_size: header.page_size,
+            last: self.hdr.max_frame,
+            frames: Vec::with_capacity(pages.len()),
+        };
         let mut pending = std::mem::take(&mut self.frame_buf);
         pending.clear();
         let last = pages.len() - 1;
         // The commit frame (the last page of a commit) is appended after the others.
         let body = if commit.is_some() { &pages[..last] } else { pages };
-        for &(page_no, data) in body {
+        self.append_pages(&mut out, &mut pending, body, first_of_txn)?;
+        if let Some(n_page) = commit {
+            self.append_commit_frame(&mut out, &mut pending, &header, pages[last], n_page)?;
+        }
+        self.write_pending(&mut pending, out.last, out.page_size)?;
+        if pending.capacity() <= KEPT_FRAME_BUF_BYTES {
+            self.frame_buf = pending;
+        }
+        Ok(out)
+    }
+
+    /// Appends `pages` as frames that commit nothing, gathering them in `pending` and writing
+    /// a batch whenever it is full. A page this transaction already logged (a frame at or
+    /// after `first_of_txn`) is overwritten in place instead, and its frame noted for the
+    /// checksum rewrite before the commit.
+    fn append_pages(
+        &mut self,
+        out: &mut Appended,
+        pending: &mut Vec<u8>,
+        pages: &[(u32, &[u8])],
+        first_of_txn: u32,
+    ) -> Result<()> {
+        let page_size = out.page_size;
+        let frame_len = format::frame_len(page_size) as usize;
+        // New frames are encoded back to back and written together, up to FRAME_WRITE_BYTES at
+        // a time: fewer system calls, and the kernel caches the log in large folios, which
+        // makes reading frames back (readers, checkpoints) cheaper.
+        let batch_frames = (FRAME_WRITE_BYTES / frame_len).max(1);
+        for &(page_no, data) in pages {
             if first_of_txn != 0 {
                 if let Some(existing) = self.find_frame(page_no)? {
                     if existing >= first_of_txn {
                         if self.recksum_from == 0 || existing < self.recksum_from {
                             self.recksum_from = existing;
                         }
-                        self.write_pending(&mut pending, frame, page_size)?;
+                        self.write_pending(pending, out.last, page_size)?;
                         let offset = format::frame_offset(existing, page_size);
                         self.file.write_at(offset + FRAME_HEADER_LEN as u64, data)?;
                         continue;
                     }
                 }
             }
-            frame += 1;
+            out.last += 1;
             let at = pending.len();
             pending.resize(at + frame_len, 0);
-            encoder.encode(page_no, 0, data, &mut pending[at..]);
-            appended.push((frame, page_no));
+            out.encoder.encode(page_no, 0, data, &mut pending[at..]);
+            out.frames.push((out.last, page_no));
             if pending.len() >= batch_frames * frame_len {
-                self.write_pending(&mut pending, frame, page_size)?;
+                self.write_pending(pending, out.last, page_size)?;
             }
         }
+        Ok(())
+    }
 
-        if let Some(n_page) = commit {
-            if self.recksum_from != 0 {
-                // Frames were overwritten in place: redo their checksums before the commit
-                // frame is written, and chain the commit frame over the new ones. (SQLite writes
-                // the commit frame first, chained over the old checksums: a power loss that
-                // keeps it and loses an overwrite commits the old image of that page.)
-                self.write_pending(&mut pending, frame, page_size)?;
-                let running = self.rewrite_checksums(&header, self.recksum_from, frame)?;
-                encoder = FrameEncoder::resume(header, running);
-                self.recksum_from = 0;
-            }
-            let (page_no, data) = pages[last];
-            frame += 1;
-            let at = pending.len();
-            pending.resize(at + frame_len, 0);
-            encoder.encode(page_no, n_page, data, &mut pending[at..]);
-            appended.push((frame, page_no));
+    /// Appends the commit frame of `(page, image)`, carrying the database size `n_page`, to
+    /// `pending`; frames overwritten in place get their checksums redone first.
+    fn append_commit_frame(
+        &mut self,
+        out: &mut Appended,
+        pending: &mut Vec<u8>,
+        header: &WalHeader,
+        (page_no, data): (u32, &[u8]),
+        n_page: u32,
+    ) -> Result<()> {
+        if self.recksum_from != 0 {
+            // Frames were overwritten in place: redo their checksums before the commit
+            // frame is written, and chain the commit frame over the new ones. (SQLite writes
+            // the commit frame first, chained over the old checksums: a power loss that
+            // keeps it and loses an overwrite commits the old image of that page.)
+            self.write_pending(pending, out.last, out.page_size)?;
+            let running = self.rewrite_checksums(header, self.recksum_from, out.last)?;
+            out.encoder = FrameEncoder::resume(*header, running);
+            self.recksum_from = 0;
         }
-        self.write_pending(&mut pending, frame, page_size)?;
-        if pending.capacity() <= KEPT_FRAME_BUF_BYTES {
-            self.frame_buf = pending;
-        }
-        Ok(Appended { encoder, page_size, last: frame, frames: appended })
+        out.last += 1;
+        let at = pending.len();
+        pending.resize(at + format::frame_len(out.page_size) as usize, 0);
+        out.encoder.encode(page_no, n_page, data, &mut pending[at..]);
+        out.frames.push((out.last, page_no));
+        Ok(())
     }
 
     /// Makes a commit durable as [`WalSync`] says: with FULL, pads the log with copies of the
