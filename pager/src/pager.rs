@@ -490,6 +490,11 @@ impl Pager {
             path: self.path.clone(),
             check: Corruption::TooManyPages { pages },
         })?;
+        debug_assert!(
+            u64::from(self.db_size) <= file_pages,
+            "{} pages read from a file of {file_pages} pages",
+            self.db_size
+        );
         self.file_version = version;
         self.counter = h.change_counter;
         Ok(())

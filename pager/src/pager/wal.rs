@@ -303,6 +303,7 @@ impl Pager {
         self.txn_mut().db_modified = true;
         let wal = self.wal.as_mut().expect("WAL mode");
         wal.write_frames(page_size, &pages, Some(db_size))?;
+        debug_assert_eq!(wal.db_pages(), db_size, "the log's commit frame records another size");
         for page_no in self.cache.dirty_pages() {
             self.cache.mark_clean(page_no);
         }
