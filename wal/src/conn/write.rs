@@ -148,10 +148,10 @@ impl Wal {
     /// frames are an uncommitted spill, visible only to this connection. A page this
     /// transaction already wrote is overwritten in place (checksums redone at commit).
     ///
-    /// In four steps: the log header to write under ([`Wal::log_header`]), the frames encoded
-    /// and written ([`Wal::append_frames`]), a commit's padding, sync and size limit
-    /// ([`Wal::sync_commit`]), and the frames entered in the wal-index with the commit
-    /// published ([`Wal::index_frames`]).
+    /// In four steps: the log header to write under (`log_header`), the frames encoded
+    /// and written (`append_frames`), a commit's padding, sync and size limit
+    /// (`sync_commit`), and the frames entered in the wal-index with the commit
+    /// published (`index_frames`).
     pub fn write_frames(
         &mut self,
         page_size: u32,
