@@ -100,10 +100,7 @@ impl HandleCore {
     }
 
     fn missing_parent(&self, op: Op) -> Error {
-        Error::Misuse {
-            path: self.path.clone(),
-            what: format!("{op} on a handle whose file is not open"),
-        }
+        Error::misuse(&self.path, folio_vfs::Misuse::FileNotOpen(op))
     }
 }
 
@@ -313,10 +310,7 @@ impl VfsFile for AsyncFile {
             return locks.unlock(&mut state.level, level, &NoProcessLocks, &self.core.path, |_| {});
         }
         if level > LockLevel::Shared {
-            return Err(Error::Misuse {
-                path: self.core.path.clone(),
-                what: format!("unlock to {level}"),
-            });
+            return Err(Error::misuse(&self.core.path, folio_vfs::Misuse::UnlockAbove(level)));
         }
         state.level = level;
         state.n_unlocks_queued += 1;

@@ -32,22 +32,20 @@ fn copy_io(source: &io::Error) -> io::Error {
 
 fn replay(error: &Error) -> Error {
     match error {
-        Error::Busy { op, path, what } => {
-            Error::Busy { op: *op, path: path.clone(), what: what.clone() }
-        }
+        Error::Busy { op, path, lock } => Error::Busy { op: *op, path: path.clone(), lock: *lock },
         Error::Io { op, path, offset, source } => {
             Error::Io { op: *op, path: path.clone(), offset: *offset, source: copy_io(source) }
         }
         Error::CantOpen { path, reason, source } => Error::CantOpen {
             path: path.clone(),
-            reason: reason.clone(),
+            reason: *reason,
             source: source.as_ref().map(copy_io),
         },
         Error::ReadOnly { op, path } => Error::ReadOnly { op: *op, path: path.clone() },
         Error::Unsupported { op, path, why } => {
             Error::Unsupported { op: *op, path: path.clone(), why }
         }
-        Error::Misuse { path, what } => Error::Misuse { path: path.clone(), what: what.clone() },
+        Error::Misuse { path, rule } => Error::Misuse { path: path.clone(), rule: *rule },
         other => Error::io(Op::Write, PathBuf::new(), io::Error::other(other.to_string())),
     }
 }

@@ -54,8 +54,8 @@ impl std::fmt::Debug for AsyncVfs {
 /// `ENOENT`, the same number on every Unix (the `Vfs::delete` contract names it).
 const ENOENT: i32 = 2;
 
-fn misuse(what: impl Into<String>) -> Error {
-    Error::Misuse { path: PathBuf::new(), what: what.into() }
+fn misuse(rule: folio_vfs::Misuse) -> Error {
+    Error::misuse(PathBuf::new(), rule)
 }
 
 impl Shared {
@@ -75,8 +75,8 @@ impl Shared {
         while !st.writer_gone && !st.fits(bytes, &self.options) {
             if self.options.when_full == WhenFull::Busy || st.stalled() {
                 st.stats.n_busy += 1;
-                let why = if st.stalled() { "; the writer is halted" } else { "" };
-                return Err(Error::busy(op, path, format!("the async write queue is full{why}")));
+                let room = folio_vfs::Lock::QueueRoom { halted: st.stalled() };
+                return Err(Error::busy(op, path, room));
             }
             st.stats.n_waits += 1;
             st = self.progress.wait(st);
@@ -88,7 +88,7 @@ impl Shared {
     /// writer is halted and the condition does not hold.
     fn wait_for(
         &self,
-        what: &str,
+        what: &'static str,
         done: impl Fn(&State) -> bool,
         failed: impl Fn(&State) -> Option<Error>,
     ) -> Result<()> {
@@ -101,10 +101,10 @@ impl Shared {
                 return Ok(());
             }
             if st.stalled() {
-                return Err(misuse(format!(
-                    "{what}: the async writer is halted with {} operation(s) queued",
-                    st.queue.len()
-                )));
+                return Err(misuse(folio_vfs::Misuse::WriterHalted {
+                    waiting: what,
+                    queued: st.queue.len(),
+                }));
             }
             st = self.progress.wait(st);
         }
@@ -114,7 +114,7 @@ impl Shared {
     /// after `after` failed (on `file`, if given).
     pub(crate) fn wait_done(
         &self,
-        what: &str,
+        what: &'static str,
         after: Seq,
         target: Seq,
         file: Option<u64>,
@@ -237,20 +237,19 @@ impl AsyncVfs {
             |st| st.durable_seq() >= seq,
             |st| {
                 if seq > st.last_seq {
-                    return Some(misuse(format!(
-                        "wait_durable({seq}): only {} sequence numbers were handed out",
-                        st.last_seq
-                    )));
+                    return Some(misuse(folio_vfs::Misuse::DurableBeyondLast {
+                        seq,
+                        last: st.last_seq,
+                    }));
                 }
                 if let Some(failure) = st.failure_at_or_before(seq) {
                     return Some(failure.error());
                 }
                 (st.queue.is_empty() && st.durable_seq() < seq).then(|| {
-                    misuse(format!(
-                        "wait_durable({seq}): the queue is empty and the watermark is {}: \
-                         a write before it has no sync of its file after it",
-                        st.durable_seq()
-                    ))
+                    misuse(folio_vfs::Misuse::DurableNeverSynced {
+                        seq,
+                        watermark: st.durable_seq(),
+                    })
                 })
             },
         )
@@ -299,11 +298,7 @@ impl AsyncVfs {
     fn open_named(&self, path: &Path, flags: OpenFlags) -> Result<Box<dyn VfsFile>> {
         let shared = &self.shared;
         let canonical = shared.parent.full_path(path)?;
-        let cant_open = |reason: &str| Error::CantOpen {
-            path: path.to_path_buf(),
-            reason: reason.to_string(),
-            source: None,
-        };
+        let cant_open = |reason| Error::cant_open(path, reason, None);
         let mut st = shared.lock();
         if let Some(error) = st.take_unreported(&canonical) {
             return Err(error.error());
@@ -319,15 +314,13 @@ impl AsyncVfs {
             }
             Some((exists, _)) => {
                 if !exists && !flags.create {
-                    return Err(cant_open("no such file (its delete is queued)"));
+                    return Err(cant_open(folio_vfs::CantOpenReason::DeleteQueued));
                 }
                 if exists && flags.create && flags.exclusive {
-                    return Err(cant_open(
-                        "it already exists (exclusive create; its creation is queued)",
-                    ));
+                    return Err(cant_open(folio_vfs::CantOpenReason::CreationQueued));
                 }
                 if flags.create && !flags.write {
-                    return Err(cant_open("cannot create a file opened read-only"));
+                    return Err(cant_open(folio_vfs::CantOpenReason::CreateReadOnly));
                 }
                 st = shared.admit(st, 0, Op::Open, path)?;
                 if st.writer_gone {

@@ -106,16 +106,13 @@ pub(crate) fn perform(
     op: &OpKind,
 ) -> Result<()> {
     let parent_of = |core: &HandleCore, what: Op| {
-        core.parent().ok_or_else(|| Error::Misuse {
-            path: core.path.clone(),
-            what: format!("queued {what} on a handle whose file is not open"),
-        })
+        core.parent()
+            .ok_or_else(|| Error::misuse(&core.path, folio_vfs::Misuse::QueuedFileNotOpen(what)))
     };
     let core = || {
-        handle.map(|h| &**h).ok_or_else(|| Error::Misuse {
-            path: Default::default(),
-            what: "a queued file operation without its handle".to_string(),
-        })
+        handle
+            .map(|h| &**h)
+            .ok_or_else(|| Error::misuse("", folio_vfs::Misuse::QueuedWithoutHandle))
     };
     match op {
         OpKind::Write { offset, data } => parent_of(core()?, Op::Write)?.0.write_at(*offset, data),

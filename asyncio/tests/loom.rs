@@ -45,7 +45,11 @@ impl Vfs for ToyVfs {
         Ok(Box::new(ToyFile { disk: Arc::clone(&self.disk), level: Mutex::new(LockLevel::None) }))
     }
     fn delete(&self, path: &Path, _sync_dir: bool) -> Result<()> {
-        Err(Error::Misuse { path: path.to_path_buf(), what: "no deletes here".into() })
+        Err(Error::Unsupported {
+            op: folio_vfs::Op::Delete,
+            path: path.to_path_buf(),
+            why: "no deletes here",
+        })
     }
     fn access(&self, _path: &Path, _check: AccessCheck) -> Result<bool> {
         Ok(true)

@@ -2,7 +2,8 @@
 //! checked by a connection that holds SHARED (and nothing stronger) on the database.
 
 use crate::playback::super_journal_of;
-use folio_vfs::{AccessCheck, FileKind, OpenFlags, Result, Vfs, VfsFile};
+use crate::Result;
+use folio_vfs::{AccessCheck, FileKind, OpenFlags, Vfs, VfsFile};
 use std::path::Path;
 
 /// What [`check`] found.

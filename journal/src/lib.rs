@@ -12,11 +12,16 @@
 //! Finalizing (delete, truncate, or zeroing the header for PERSIST) is the pager's choice; it
 //! uses the VFS directly and [`writer::zero_header`].
 //!
+//! * [`error`]: the crate's [`Error`], which wraps the VFS's.
+//!
 //! Depends on `folio-vfs` only. It knows nothing of the pager or the WAL: it takes page numbers
 //! and page bytes.
 #![forbid(unsafe_code)]
 
+pub mod error;
 pub mod format;
 pub mod hot;
 pub mod playback;
 pub mod writer;
+
+pub use error::{Error, Result};

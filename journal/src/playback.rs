@@ -3,7 +3,8 @@
 //! every segment, stopping quietly at the first thing that does not verify.
 
 use crate::format::{self, EndOfJournal, JournalHeader, RECORD_COUNT_FROM_FILE_SIZE};
-use folio_vfs::{Result, VfsFile};
+use crate::Result;
+use folio_vfs::VfsFile;
 
 /// What a playback did.
 #[derive(Debug, Clone, PartialEq, Eq)]

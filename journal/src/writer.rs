@@ -4,7 +4,8 @@
 //! fresh header after a mid-transaction sync (a cache spill).
 
 use crate::format::{self, JournalHeader, RECORD_COUNT_FROM_FILE_SIZE};
-use folio_vfs::{DeviceCharacteristics, Result, SyncFlags, VfsFile};
+use crate::{Error, Result};
+use folio_vfs::{DeviceCharacteristics, SyncFlags, VfsFile};
 
 /// How a journal is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +88,10 @@ impl JournalWriter {
 
     /// Appends the original image of page `page_no`.
     pub fn append(&mut self, page_no: u32, page: &[u8]) -> Result<()> {
-        assert_eq!(page.len(), self.config.page_size as usize, "journal record of the wrong size");
+        let page_size = self.config.page_size;
+        if page.len() != page_size as usize {
+            return Err(Error::RecordSize { page_no, len: page.len(), page_size });
+        }
         let mut record = vec![0u8; format::record_len(self.config.page_size) as usize];
         format::encode_record(page_no, page, self.nonce, &mut record);
         self.file.write_at(self.next, &record)?;
@@ -164,5 +168,5 @@ impl JournalWriter {
 /// Finalizes a PERSIST-mode journal: zero the header's fields (28 bytes, fact sheet §3.6), so
 /// the journal is no longer hot, leaving the rest in place.
 pub fn zero_header(file: &dyn VfsFile) -> Result<()> {
-    file.write_at(0, &[0u8; format::PERSIST_ZEROED_LEN])
+    Ok(file.write_at(0, &[0u8; format::PERSIST_ZEROED_LEN])?)
 }

@@ -165,6 +165,39 @@ impl PageCache {
         if dirty {
             self.dirty.insert(page_no);
         }
+        self.debug_check(page_no);
+    }
+
+    /// The cache's own invariants for `page_no` (debug builds): its entry's dirty flag and the
+    /// dirty set agree, need-sync implies dirty, no page outside the cache is in the dirty set,
+    /// and a fresh buffer is pinned by nobody.
+    fn debug_check(&self, page_no: u32) {
+        if !cfg!(debug_assertions) {
+            return;
+        }
+        match self.map.get(&page_no) {
+            Some(entry) => {
+                debug_assert_eq!(
+                    entry.dirty,
+                    self.dirty.contains(&page_no),
+                    "page {page_no}: the entry's dirty flag and the dirty set disagree"
+                );
+                debug_assert!(
+                    !entry.need_sync || entry.dirty,
+                    "page {page_no} needs a journal sync but is not dirty"
+                );
+            }
+            None => debug_assert!(
+                !self.dirty.contains(&page_no),
+                "page {page_no} is in the dirty set but not in the cache"
+            ),
+        }
+        debug_assert!(
+            self.dirty.len() <= self.map.len(),
+            "{} dirty pages but only {} cached",
+            self.dirty.len(),
+            self.map.len()
+        );
     }
 
     pub(crate) fn remove(&mut self, page_no: u32) {
@@ -172,6 +205,7 @@ impl PageCache {
         if self.map.remove(&page_no).is_some() {
             self.dirty.remove(&page_no);
         }
+        self.debug_check(page_no);
     }
 
     /// Makes room if the cache is full: drops the least recently used clean, unpinned page,
@@ -196,6 +230,11 @@ impl PageCache {
             if !entry.dirty {
                 found = Victim::Room;
                 let page_no = place.1;
+                debug_assert_eq!(
+                    Arc::strong_count(&entry.data),
+                    1,
+                    "page {page_no}: evicting a page the caller still holds"
+                );
                 self.remove(page_no);
                 break;
             }
@@ -209,6 +248,10 @@ impl PageCache {
 
     /// The dirty pages in ascending order.
     pub(crate) fn dirty_pages(&self) -> Vec<u32> {
+        debug_assert!(
+            self.dirty.iter().all(|p| self.map.get(p).is_some_and(|e| e.dirty)),
+            "a page in the dirty set is not a dirty cached page"
+        );
         self.dirty.iter().copied().collect()
     }
 
@@ -219,6 +262,7 @@ impl PageCache {
             entry.need_sync = true;
             self.dirty.insert(page_no);
         }
+        self.debug_check(page_no);
     }
 
     /// Marks a page clean (it reached the database).
@@ -228,6 +272,7 @@ impl PageCache {
             entry.need_sync = false;
             self.dirty.remove(&page_no);
         }
+        self.debug_check(page_no);
     }
 
     /// After a journal sync: no dirty page waits for one any more.

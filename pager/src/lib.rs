@@ -47,7 +47,7 @@ mod page;
 mod pager;
 
 pub use config::{JournalMode, LockingMode, PagerOptions, Synchronous};
-pub use error::{Error, Result};
+pub use error::{Action, Corruption, Error, Misuse, Result};
 pub use folio_wal::{Checkpoint, CheckpointMode};
 pub use page::PageRef;
 pub use pager::{journal_path, Pager, PagerStats, WRITER_VERSION};

@@ -14,7 +14,7 @@ mod write;
 
 use crate::cache::{PageCache, Victim};
 use crate::config::{self, JournalMode, LockingMode, PagerOptions, Synchronous};
-use crate::error::{Error, Result};
+use crate::error::{Action, Corruption, Error, Misuse, Result};
 use crate::header::{self, DbHeader, HEADER_LEN};
 use crate::page::PageRef;
 use busy::BusyPolicy;
@@ -93,7 +93,7 @@ pub struct Pager {
     /// A header write version above 2: readable, never writable.
     read_only_format: bool,
     write: Option<WriteTxn>,
-    poisoned: Option<String>,
+    poisoned: Option<(Arc<Error>, Option<Arc<Error>>)>,
     busy: BusyPolicy,
     /// Held by every mapped [`PageRef`]: its count says how many are out.
     mapped_out: Arc<()>,
@@ -150,11 +150,8 @@ impl Pager {
         // connection finds, whatever name it used. Other names are kept as given.
         let canonical = vfs.canonical_path(path)?;
         if canonical.via_symlink && opts.no_follow {
-            return Err(Error::Vfs(folio_vfs::Error::CantOpen {
-                path: path.to_path_buf(),
-                reason: "the name leads through a symbolic link and no_follow is set".into(),
-                source: None,
-            }));
+            let reason = folio_vfs::CantOpenReason::ThroughSymlink;
+            return Err(Error::Vfs(folio_vfs::Error::cant_open(path, reason, None)));
         }
         let path = if canonical.via_symlink { &canonical.path } else { path };
         let db: Arc<dyn VfsFile> = Arc::from(vfs.open(Some(path), flags)?);
@@ -341,7 +338,7 @@ impl Pager {
     pub fn set_journal_mode(&mut self, mode: JournalMode) -> Result<()> {
         self.check_usable()?;
         if self.state == State::Write {
-            return Err(self.misuse("change journal_mode inside a write transaction"));
+            return Err(self.misuse(Misuse::JournalModeInWrite));
         }
         if mode != JournalMode::Wal {
             self.wal_requested = false;
@@ -358,7 +355,7 @@ impl Pager {
             }
             if mode == JournalMode::Wal || in_wal {
                 if self.state != State::Idle {
-                    return Err(self.misuse("switch to or from WAL inside a transaction"));
+                    return Err(self.misuse(Misuse::WalSwitchInTransaction));
                 }
                 return if in_wal { self.leave_wal(mode) } else { self.enter_wal() };
             }
@@ -377,7 +374,7 @@ impl Pager {
     /// an existing database keeps the page size in its header.
     pub fn set_page_size(&mut self, page_size: u32) -> Result<()> {
         config::check_page_size(page_size)?;
-        self.require_empty("change the page size")?;
+        self.require_empty(Action::ChangePageSize)?;
         self.opts.page_size = page_size;
         self.page_size = page_size;
         self.cache.clear();
@@ -394,17 +391,15 @@ impl Pager {
                 expected: "a value leaving at least 480 usable bytes per page",
             });
         }
-        self.require_empty("change the reserved bytes")?;
+        self.require_empty(Action::ChangeReservedBytes)?;
         self.opts.reserved_bytes = reserved;
         self.reserved = reserved;
         Ok(())
     }
 
-    fn require_empty(&self, what: &str) -> Result<()> {
+    fn require_empty(&self, action: Action) -> Result<()> {
         if self.state != State::Idle || self.db.size()? != 0 {
-            return Err(self.misuse(&format!(
-                "{what}: only possible on an empty database outside a transaction"
-            )));
+            return Err(self.misuse(Misuse::NotEmpty(action)));
         }
         Ok(())
     }
@@ -480,13 +475,11 @@ impl Pager {
             if u64::from(h.db_size_pages) > file_pages {
                 return Err(Error::Corrupt {
                     path: self.path.clone(),
-                    page: Some(1),
-                    offset: Some(28),
-                    what: format!(
-                        "the header says the database has {} pages but the file holds only \
-                         {file_pages} ({file_size} bytes)",
-                        h.db_size_pages
-                    ),
+                    check: Corruption::PageCountBeyondFile {
+                        header_pages: h.db_size_pages,
+                        file_pages,
+                        file_size,
+                    },
                 });
             }
             u64::from(h.db_size_pages)
@@ -495,10 +488,13 @@ impl Pager {
         };
         self.db_size = u32::try_from(pages).map_err(|_| Error::Corrupt {
             path: self.path.clone(),
-            page: None,
-            offset: None,
-            what: format!("{pages} pages is more than a database can have"),
+            check: Corruption::TooManyPages { pages },
         })?;
+        debug_assert!(
+            u64::from(self.db_size) <= file_pages,
+            "{} pages read from a file of {file_pages} pages",
+            self.db_size
+        );
         self.file_version = version;
         self.counter = h.change_counter;
         Ok(())
@@ -516,11 +512,8 @@ impl Pager {
     }
 
     fn decode_header(&self, bytes: &[u8]) -> Result<DbHeader> {
-        DbHeader::decode(bytes).map_err(|e| Error::NotADatabase {
-            path: self.path.clone(),
-            offset: e.offset,
-            what: e.what,
-        })
+        DbHeader::decode(bytes)
+            .map_err(|header| Error::NotADatabase { path: self.path.clone(), header })
     }
 
     fn reset_cache(&mut self) {
@@ -537,9 +530,9 @@ impl Pager {
     pub fn end_read(&mut self) -> Result<()> {
         match self.state {
             State::Idle => Ok(()),
-            State::Write => Err(self.misuse("end_read inside a write transaction")),
+            State::Write => Err(self.misuse(Misuse::EndReadInWrite)),
             State::Read => {
-                self.check_no_mapped_pages("end the read transaction")?;
+                self.check_no_mapped_pages(Action::EndRead)?;
                 self.state = State::Idle;
                 if let Some(wal) = self.wal.as_mut() {
                     wal.end_read();
@@ -567,13 +560,10 @@ impl Pager {
         Ok(())
     }
 
-    fn check_no_mapped_pages(&self, what: &str) -> Result<()> {
-        let out = Arc::strong_count(&self.mapped_out) - 1;
-        if out > 0 {
-            return Err(self.misuse(&format!(
-                "{what} while {out} mapped page(s) are still held (drop them first: their bytes \
-                 are only stable under the lock)"
-            )));
+    pub(crate) fn check_no_mapped_pages(&self, action: Action) -> Result<()> {
+        let held = Arc::strong_count(&self.mapped_out) - 1;
+        if held > 0 {
+            return Err(self.misuse(Misuse::MappedPagesHeld { action, held }));
         }
         Ok(())
     }
@@ -586,7 +576,7 @@ impl Pager {
     pub fn get(&mut self, page_no: u32) -> Result<PageRef> {
         self.check_usable()?;
         if self.state == State::Idle {
-            return Err(self.misuse("read a page outside a transaction (call begin_read)"));
+            return Err(self.misuse(Misuse::ReadOutsideTransaction));
         }
         self.check_readable(page_no)?;
         if let Some(data) = self.cache.get(page_no) {
@@ -612,17 +602,15 @@ impl Pager {
 
     fn check_readable(&self, page_no: u32) -> Result<()> {
         if page_no == 0 || page_no > self.db_size {
-            return Err(self.misuse(&format!(
-                "page {page_no} does not exist (the database has {} pages)",
-                self.db_size
-            )));
+            return Err(
+                self.misuse(Misuse::PageBeyondEnd { page: page_no, db_pages: self.db_size })
+            );
         }
         if page_no == self.lock_byte_page() {
+            let offset = self.offset_of(page_no);
             return Err(Error::Corrupt {
                 path: self.path.clone(),
-                page: Some(page_no),
-                offset: Some(self.offset_of(page_no)),
-                what: "the lock-byte page is never a content page".into(),
+                check: Corruption::LockBytePage { page: page_no, offset },
             });
         }
         Ok(())
@@ -677,13 +665,17 @@ impl Pager {
 
     fn check_usable(&self) -> Result<()> {
         match &self.poisoned {
-            Some(cause) => Err(Error::Poisoned { path: self.path.clone(), cause: cause.clone() }),
+            Some((cause, rollback)) => Err(Error::Poisoned {
+                path: self.path.clone(),
+                cause: Arc::clone(cause),
+                rollback: rollback.clone(),
+            }),
             None => Ok(()),
         }
     }
 
-    pub(crate) fn misuse(&self, what: &str) -> Error {
-        Error::Misuse { path: self.path.clone(), what: what.to_string() }
+    pub(crate) fn misuse(&self, rule: Misuse) -> Error {
+        Error::Misuse { path: self.path.clone(), rule }
     }
 
     /// Runs `f`, retrying per the busy handler while it fails with Busy.

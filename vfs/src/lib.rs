@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc as StdArc;
 use std::time::Duration;
 
-pub use error::{Error, Op, Result};
+pub use error::{CantOpenReason, Error, Lock, Misuse, Op, Result};
 pub use lock::LockLevel;
 pub use shm::{ShmLockKind, ShmRegion, SHM_NLOCK, SHM_REGION_SIZE};
 

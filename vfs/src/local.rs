@@ -9,7 +9,7 @@
 use crate::lock::{InodeLocks, LockLevel, NoProcessLocks};
 use crate::shm::{HeldSlots, ShmLockKind, ShmLocks, ShmRegion};
 use crate::sync::{Arc, Mutex};
-use crate::{Error, Result};
+use crate::{Error, Misuse, Result};
 use std::path::Path;
 use std::sync::Weak;
 
@@ -96,10 +96,7 @@ impl LocalHandle {
     pub fn shm_lock(&self, slot: usize, n: usize, kind: ShmLockKind, path: &Path) -> Result<()> {
         match self.shm.lock().as_mut() {
             Some((node, held)) => node.locks.lock(held, slot, n, kind, &NoProcessLocks, path),
-            None => Err(Error::Misuse {
-                path: path.to_path_buf(),
-                what: "shm_lock before shm_map".to_string(),
-            }),
+            None => Err(Error::misuse(path, Misuse::ShmLockBeforeMap)),
         }
     }
 

@@ -13,7 +13,9 @@
 //! [`ProcessLocks`] (system calls, no other locks) while holding its mutex.
 
 use crate::sync::{Mutex, MutexGuard};
-use crate::{Error, Op, Result, PENDING_BYTE, RESERVED_BYTE, SHARED_FIRST, SHARED_SIZE};
+use crate::{
+    Error, Lock, Misuse, Op, Result, PENDING_BYTE, RESERVED_BYTE, SHARED_FIRST, SHARED_SIZE,
+};
 use std::fmt;
 use std::path::Path;
 
@@ -161,12 +163,9 @@ impl<X> InodeLocks<X> {
             None | Pending => false,
         };
         if !legal {
-            return Err(Error::Misuse {
-                path: path.to_path_buf(),
-                what: format!("lock from {held} to {want}"),
-            });
+            return Err(Error::misuse(path, Misuse::LockTransition { from: *held, to: want }));
         }
-        let busy = || Error::busy(Op::Lock, path, want.to_string());
+        let busy = || Error::busy(Op::Lock, path, Lock::File(want));
         let mut inode = self.state.lock();
 
         // Another handle of this process holds a lock that precludes this one.
@@ -252,10 +251,7 @@ impl<X> InodeLocks<X> {
     ) -> Result<()> {
         use LockLevel::*;
         if want > Shared {
-            return Err(Error::Misuse {
-                path: path.to_path_buf(),
-                what: format!("unlock to {want}"),
-            });
+            return Err(Error::misuse(path, Misuse::UnlockAbove(want)));
         }
         if *held <= want {
             return Ok(());

@@ -23,8 +23,9 @@ use crate::rng::Rng;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::{Arc, Mutex, RwLock};
 use crate::{
-    AccessCheck, DeviceCharacteristics, Error, FileKind, LockLevel, MappedPage, Op, OpenFlags,
-    ReadOutcome, Result, ShmLockKind, ShmRegion, SyncFlags, Vfs, VfsFile, DEFAULT_SECTOR_SIZE,
+    AccessCheck, CantOpenReason, DeviceCharacteristics, Error, FileKind, LockLevel, MappedPage,
+    Misuse, Op, OpenFlags, ReadOutcome, Result, ShmLockKind, ShmRegion, SyncFlags, Vfs, VfsFile,
+    DEFAULT_SECTOR_SIZE,
 };
 use std::collections::HashMap;
 use std::fmt;
@@ -183,16 +184,13 @@ impl Vfs for MemoryVfs {
             None => (self.temp_name(), flags.for_temp_file()),
         };
         if (flags.create && !flags.write) || (flags.exclusive && !flags.create) {
-            return Err(Error::Misuse {
-                path,
-                what: format!("open with inconsistent flags {flags:?}"),
-            });
+            return Err(Error::misuse(path, Misuse::OpenFlags(flags)));
         }
         let key = normalize(&path);
         if key.file_name().is_none() {
             return Err(Error::CantOpen {
                 path,
-                reason: "not a file name".into(),
+                reason: CantOpenReason::NotAFileName,
                 source: Some(io::Error::from_raw_os_error(libc::EISDIR)),
             });
         }
@@ -202,7 +200,7 @@ impl Vfs for MemoryVfs {
                 Some(_) if flags.create && flags.exclusive => {
                     return Err(Error::CantOpen {
                         path,
-                        reason: "file exists (exclusive create)".into(),
+                        reason: CantOpenReason::Exists,
                         source: Some(io::Error::from_raw_os_error(libc::EEXIST)),
                     });
                 }
@@ -215,7 +213,7 @@ impl Vfs for MemoryVfs {
                 None => {
                     return Err(Error::CantOpen {
                         path,
-                        reason: "no such file".into(),
+                        reason: CantOpenReason::NotFound,
                         source: Some(io::Error::from_raw_os_error(libc::ENOENT)),
                     });
                 }

@@ -263,8 +263,10 @@ fn database_of(path: &Path, kind: FileKind) -> Option<PathBuf> {
     s.strip_suffix(suffix).map(PathBuf::from)
 }
 
-fn cant_open(path: &Path, reason: impl Into<String>, source: Option<io::Error>) -> Error {
-    Error::CantOpen { path: path.to_path_buf(), reason: reason.into(), source }
+use crate::error::CantOpenReason;
+
+fn cant_open(path: &Path, reason: CantOpenReason, source: Option<io::Error>) -> Error {
+    Error::cant_open(path, reason, source)
 }
 
 /// Buffers one `pwritev` takes at most: Linux's `UIO_MAXIOV` (POSIX's `IOV_MAX` there).
@@ -485,7 +487,7 @@ impl OsFile {
             None => (temp_path(), flags.for_temp_file()),
         };
         if flags.create && !flags.write {
-            return Err(cant_open(&path, "cannot create a file opened read-only", None));
+            return Err(cant_open(&path, CantOpenReason::CreateReadOnly, None));
         }
         let owner = database_of(&path, flags.kind).and_then(|db| SidecarOwner::of(&db));
         let mut options = std::fs::OpenOptions::new();
@@ -515,27 +517,27 @@ impl OsFile {
                 let file = std::fs::OpenOptions::new()
                     .read(true)
                     .open(&path)
-                    .map_err(|e| cant_open(&path, "cannot open for reading", Some(e)))?;
+                    .map_err(|e| cant_open(&path, CantOpenReason::ReadFallback, Some(e)))?;
                 (file, true)
             }
             Err(e) => {
                 let reason = match e.kind() {
-                    io::ErrorKind::NotFound if flags.create => "its directory does not exist",
-                    io::ErrorKind::NotFound => "no such file",
-                    io::ErrorKind::AlreadyExists => "it already exists (exclusive create)",
-                    io::ErrorKind::PermissionDenied => "permission denied",
-                    _ if Errno::from_io_error(&e) == Some(Errno::ISDIR) => "it is a directory",
+                    io::ErrorKind::NotFound if flags.create => CantOpenReason::NoDirectory,
+                    io::ErrorKind::NotFound => CantOpenReason::NotFound,
+                    io::ErrorKind::AlreadyExists => CantOpenReason::Exists,
+                    io::ErrorKind::PermissionDenied => CantOpenReason::PermissionDenied,
+                    _ if Errno::from_io_error(&e) == Some(Errno::ISDIR) => CantOpenReason::IsDirectory,
                     _ if flags.no_follow && Errno::from_io_error(&e) == Some(Errno::LOOP) => {
-                        "it is a symbolic link and the open asked not to follow links"
+                        CantOpenReason::SymlinkNotFollowed
                     }
-                    _ => "the OS refused",
+                    _ => CantOpenReason::OsRefused,
                 };
                 return Err(cant_open(&path, reason, Some(e)));
             }
         };
-        let meta = file.metadata().map_err(|e| cant_open(&path, "cannot stat", Some(e)))?;
+        let meta = file.metadata().map_err(|e| cant_open(&path, CantOpenReason::Stat, Some(e)))?;
         if meta.is_dir() {
-            return Err(cant_open(&path, "it is a directory", None));
+            return Err(cant_open(&path, CantOpenReason::IsDirectory, None));
         }
         if let (Some(owner), false) = (owner, read_only) {
             owner.apply(&file);
@@ -756,10 +758,7 @@ impl VfsFile for OsFile {
         let mut conn = self.shm.lock();
         match conn.as_mut() {
             Some(conn) => conn.lock(slot, n, kind),
-            None => Err(Error::Misuse {
-                path: self.path.clone(),
-                what: "shm_lock before shm_map".to_string(),
-            }),
+            None => Err(Error::misuse(&self.path, crate::Misuse::ShmLockBeforeMap)),
         }
     }
 

@@ -16,7 +16,7 @@
 use crate::lock::{ByteRange, ProcessLocks, RecordLock};
 use crate::sync::atomic::{AtomicU32, Ordering};
 use crate::sync::{Arc, Mutex};
-use crate::{Error, Op, Result};
+use crate::{Error, Lock, Misuse, Op, Result};
 use std::path::Path;
 
 /// Size of one wal-index region (`WALINDEX_PGSZ`).
@@ -372,14 +372,10 @@ impl ShmLocks {
             ShmLockKind::Shared | ShmLockKind::UnlockShared | ShmLockKind::Downgrade
         );
         if n == 0 || slot + n > SHM_NLOCK || (shared_kind && n != 1) {
-            return Err(Error::Misuse {
-                path: path.to_path_buf(),
-                what: format!("shm lock of slots {slot}..{} as {kind:?}", slot + n),
-            });
+            return Err(Error::misuse(path, Misuse::ShmLockSlots { slot, n, kind }));
         }
         let mask = (((1u16 << n) - 1) << slot) as u8;
-        let busy =
-            || Error::busy(Op::ShmLock, path, format!("shm slots {slot}..{} {kind:?}", slot + n));
+        let busy = || Error::busy(Op::ShmLock, path, Lock::Shm { slot, n, kind, read_only: false });
         let mut counts = self.counts.lock();
         match kind {
             ShmLockKind::UnlockShared => {
@@ -414,10 +410,7 @@ impl ShmLocks {
             }
             ShmLockKind::Downgrade => {
                 if held.exclusive & mask == 0 {
-                    return Err(Error::Misuse {
-                        path: path.to_path_buf(),
-                        what: format!("shm downgrade of slot {slot}, not held exclusive"),
-                    });
+                    return Err(Error::misuse(path, Misuse::ShmDowngradeNotHeld { slot }));
                 }
                 // Our own write lock becomes a read lock: nobody can hold a conflicting one.
                 if !os.set(slot_range(slot, 1), RecordLock::Read)? {

@@ -30,8 +30,8 @@ use crate::local::{LocalHandle, LocalInode};
 use crate::shm::{ShmLockKind, ShmRegion};
 use crate::sync::{Arc, Mutex, MutexGuard};
 use crate::{
-    chunk_rounded, AccessCheck, DeviceCharacteristics, Error, FileKind, LockLevel, Op, OpenFlags,
-    ReadOutcome, Result, SyncFlags, Vfs, VfsFile,
+    chunk_rounded, AccessCheck, CantOpenReason, DeviceCharacteristics, Error, FileKind, LockLevel,
+    Op, OpenFlags, ReadOutcome, Result, SyncFlags, Vfs, VfsFile,
 };
 use disk::{DataOp, Disk, FileNo};
 use fault::FaultPlan;
@@ -292,27 +292,23 @@ impl Vfs for SimVfs {
                 (path, flags.for_temp_file())
             }
         };
-        let cant_open = |reason: &str, source: Option<io::Error>| Error::CantOpen {
-            path: path.clone(),
-            reason: reason.to_string(),
-            source,
-        };
+        let cant_open = |reason, source| Error::cant_open(&path, reason, source);
         if let Some(kind) = st.begin(FaultOp::Open, &path)? {
             return Err(cant_open(
-                "injected fault",
+                CantOpenReason::InjectedFault,
                 Some(io::Error::from_raw_os_error(kind.errno())),
             ));
         }
         if flags.create && !flags.write {
-            return Err(cant_open("cannot create a file opened read-only", None));
+            return Err(cant_open(CantOpenReason::CreateReadOnly, None));
         }
         let file = match st.disk.lookup(&path) {
             Some(_) if flags.create && flags.exclusive => {
-                return Err(cant_open("it already exists (exclusive create)", None))
+                return Err(cant_open(CantOpenReason::Exists, None))
             }
             Some(file) => file,
             None if flags.create => st.disk.create(&path),
-            None => return Err(cant_open("no such file", None)),
+            None => return Err(cant_open(CantOpenReason::NotFound, None)),
         };
         let inode = st.inode(file);
         drop(st);

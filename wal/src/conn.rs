@@ -2,7 +2,7 @@
 //! (snapshot, read mark, retry), write transactions (WRITE lock, restart, frames, commit with
 //! SQLite's syncs and padding), rollback of uncommitted frames, recovery of the wal-index under
 //! the recover lock, and the connection's end (with the last connection's cleanup).
-//! Checkpoints are in `conn/checkpoint.rs`.
+//! Write transactions are in `conn/write.rs`, checkpoints in `conn/checkpoint.rs`.
 //!
 //! The protocols follow SQLite's `wal.c` step by step (fact sheet §4.5-§5.11); each function
 //! names the SQLite function it follows. Shared memory is touched only through
@@ -23,17 +23,14 @@
 //! the `-wal` under that lock (kept while the log's salts stay and no commit follows it).
 
 mod checkpoint;
+mod write;
 
 pub use checkpoint::{Checkpoint, CheckpointMode};
 
-use crate::format::{
-    self, Checksum, FrameEncoder, FrameHeader, Salt, WalHeader, FRAME_HEADER_LEN, WAL_VERSION,
-};
+use crate::format::{self, WalHeader, FRAME_HEADER_LEN, WAL_VERSION};
 use crate::index::{self, HeaderCopy, IndexHeader, READMARK_NOT_USED};
-use crate::{Error, Result};
-use folio_vfs::{
-    DeviceCharacteristics, FileKind, OpenFlags, ShmLockKind, ShmRegion, SyncFlags, Vfs, VfsFile,
-};
+use crate::{Corruption, Error, Misuse, ReadOnlyRefusal, Result};
+use folio_vfs::{DeviceCharacteristics, FileKind, OpenFlags, ShmLockKind, ShmRegion, Vfs, VfsFile};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -396,15 +393,12 @@ impl Wal {
     /// handler; after 100 failed attempts, [`Error::Protocol`].
     pub fn begin_read(&mut self) -> Result<bool> {
         if self.read_lock.is_some() {
-            return Err(self.misuse("begin_read inside a read transaction"));
+            return Err(self.misuse(Misuse::BeginReadInRead));
         }
         let changed = self.retry_begin_read(false)?;
         if self.hdr.max_frame > 0 && !format::valid_page_size(self.hdr.page_size()) {
             self.end_read();
-            return Err(Error::Corrupt {
-                path: self.path.clone(),
-                what: format!("wal-index header page size field {} is invalid", self.hdr.sz_page),
-            });
+            return Err(self.corrupt(Corruption::IndexPageSize { sz_page: self.hdr.sz_page }));
         }
         Ok(changed)
     }
@@ -536,7 +530,7 @@ impl Wal {
                 // SQLite's SQLITE_READONLY_CANTINIT from walTryBeginRead.
                 return Err(Error::ReadOnly {
                     path: self.path.clone(),
-                    what: "read: no read mark fits the snapshot and the -shm is read-only",
+                    refused: ReadOnlyRefusal::NoReadMark,
                 });
             }
             return Ok(Attempt::Retry);
@@ -571,7 +565,7 @@ impl Wal {
             self.unlock_shared(WRITE_LOCK);
             return Err(Error::ReadOnly {
                 path: self.path.clone(),
-                what: "recover the wal-index: the -shm is read-only",
+                refused: ReadOnlyRefusal::Recover,
             });
         }
         if bad {
@@ -595,13 +589,7 @@ impl Wal {
             result?;
         }
         if self.hdr.version != WAL_VERSION {
-            return Err(Error::Corrupt {
-                path: self.path.clone(),
-                what: format!(
-                    "wal-index header version {} is not {WAL_VERSION} (SQLITE_CANTOPEN)",
-                    self.hdr.version
-                ),
-            });
+            return Err(self.corrupt(Corruption::IndexVersion { version: self.hdr.version }));
         }
         Ok(changed)
     }
@@ -736,7 +724,7 @@ impl Wal {
     /// if the page is read from the database file.
     pub fn find_frame(&mut self, page_no: u32) -> Result<Option<u32>> {
         let Some(lock) = self.read_lock else {
-            return Err(self.misuse("find a frame outside a read transaction"));
+            return Err(self.misuse(Misuse::FindOutsideRead));
         };
         let max_frame = self.hdr.max_frame;
         // READ_LOCK(0) reads the database alone, except over an unreliable -shm, where it is
@@ -750,367 +738,35 @@ impl Wal {
                 mapped: self.regions.len(),
             });
         }
-        index::find_frame(&self.regions, page_no, max_frame, self.min_frame.max(1))
+        let min_frame = self.min_frame.max(1);
+        let found = index::find_frame(&self.regions, page_no, max_frame, min_frame)?;
+        debug_assert!(
+            found.is_none_or(|f| (min_frame..=max_frame).contains(&f)),
+            "page {page_no}: the index gave frame {found:?}, outside the snapshot's \
+             {min_frame}..={max_frame}"
+        );
+        Ok(found)
     }
 
     /// Reads the page image of frame `frame_no` into `buf` (one page).
     pub fn read_frame(&self, frame_no: u32, buf: &mut [u8]) -> Result<()> {
         let page_size = self.hdr.page_size();
         if buf.len() != page_size as usize {
-            return Err(self.misuse("read_frame into a buffer that is not one page"));
+            return Err(self.misuse(Misuse::ReadBuffer { len: buf.len(), page_size }));
         }
         let offset = format::frame_offset(frame_no, page_size) + FRAME_HEADER_LEN as u64;
         if let folio_vfs::ReadOutcome::Short { n_read } = self.file.read_at(offset, buf)? {
-            return Err(Error::Corrupt {
-                path: self.path.clone(),
-                what: format!(
-                    "frame {frame_no} at offset {offset} is cut short ({n_read} of {page_size} \
-                     bytes) though the wal-index lists it"
-                ),
-            });
+            let len = buf.len();
+            let (first, last) = (frame_no, frame_no);
+            return Err(self.corrupt(Corruption::FramesCutShort {
+                first,
+                last,
+                offset,
+                n_read,
+                len,
+            }));
         }
         Ok(())
-    }
-
-    // ----- write transactions ----------------------------------------------------------------
-
-    /// Starts a write transaction inside the read transaction
-    /// (`sqlite3WalBeginWriteTransaction`): takes the WRITE lock; if another connection
-    /// committed since the snapshot was taken, releases it and fails with
-    /// [`Error::BusySnapshot`].
-    pub fn begin_write(&mut self) -> Result<()> {
-        if self.opts.read_only || self.shm_read_only() {
-            return Err(Error::ReadOnly { path: self.path.clone(), what: "write" });
-        }
-        if self.read_lock.is_none() {
-            return Err(self.misuse("begin_write outside a read transaction"));
-        }
-        if self.write_lock {
-            return Ok(());
-        }
-        self.lock(WRITE_LOCK, 1, ShmLockKind::Exclusive)?;
-        self.write_lock = true;
-        let live = self.live_header();
-        if live != self.hdr {
-            self.write_lock = false;
-            self.unlock_exclusive(WRITE_LOCK, 1);
-            return Err(Error::BusySnapshot {
-                path: self.path.clone(),
-                snapshot: self.hdr.max_frame,
-                live: live.max_frame,
-            });
-        }
-        self.recksum_from = 0;
-        Ok(())
-    }
-
-    /// Ends the write transaction (releases the WRITE lock); the read transaction stays.
-    pub fn end_write(&mut self) {
-        if self.write_lock {
-            self.write_lock = false;
-            self.recksum_from = 0;
-            self.unlock_exclusive(WRITE_LOCK, 1);
-        }
-    }
-
-    /// Ends the write transaction, if any, and the read transaction: [`Wal::end_write`] then
-    /// [`Wal::end_read`], with the WRITE lock and the read lock released by one shm call (one
-    /// `fcntl` on the OS VFS when no other connection of the process holds a slot between
-    /// them). Other processes see both go at once, as if released back to back.
-    pub fn end_transaction(&mut self) {
-        match (self.write_lock, self.read_lock) {
-            (true, Some(i)) => {
-                self.write_lock = false;
-                self.recksum_from = 0;
-                self.read_lock = None;
-                let last = read_lock_slot(i);
-                let _ = self.lock(WRITE_LOCK, last - WRITE_LOCK + 1, ShmLockKind::UnlockHeld);
-            }
-            _ => {
-                self.end_write();
-                self.end_read();
-            }
-        }
-    }
-
-    /// Drops this transaction's uncommitted frames (`sqlite3WalUndo`): the snapshot goes back
-    /// to the published header and the hash tables forget the frames after it.
-    pub fn undo(&mut self) -> Result<()> {
-        if !self.write_lock {
-            return Ok(());
-        }
-        let written_to = self.hdr.max_frame;
-        self.hdr = self.live_header();
-        self.recksum_from = 0;
-        if written_to != self.hdr.max_frame {
-            index::cleanup(&self.regions, self.hdr.max_frame)?;
-        }
-        Ok(())
-    }
-
-    /// Restarts the log if a checkpoint copied all of it and no reader uses it
-    /// (`walRestartLog`); either way a writer that read from the database alone (READ_LOCK(0))
-    /// takes a read mark, so that the frames it writes are protected from checkpoints.
-    fn restart_log(&mut self) -> Result<()> {
-        if self.read_lock != Some(0) {
-            return Ok(());
-        }
-        if index::n_backfill(self.region0()) > 0 {
-            let mut salt = [0u8; 4];
-            self.vfs.randomness(&mut salt)?;
-            match self.lock(read_lock_slot(1), N_READERS - 1, ShmLockKind::Exclusive) {
-                Ok(()) => {
-                    self.restart_header(u32::from_ne_bytes(salt));
-                    self.unlock_exclusive(read_lock_slot(1), N_READERS - 1);
-                }
-                Err(e) if e.is_lock_busy() => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.unlock_shared(read_lock_slot(0));
-        self.read_lock = None;
-        self.retry_begin_read(true).map(|_| ())
-    }
-
-    /// A new log generation in the wal-index (`walRestartHdr`): `nCkpt` + 1, salt-1 + 1, a new
-    /// salt-2, no frames, nothing backfilled, read mark 1 at 0 and the others unused. The log
-    /// file's header is rewritten by the next frame written.
-    fn restart_header(&mut self, salt2: u32) {
-        self.checkpoint_seq = self.checkpoint_seq.wrapping_add(1);
-        self.hdr.max_frame = 0;
-        self.hdr.salt = self.hdr.salt.restarted(salt2);
-        self.publish();
-        let r0 = self.region0();
-        index::set_n_backfill(r0, 0);
-        index::set_n_backfill_attempted(r0, 0);
-        index::set_read_mark(r0, 1, 0);
-        for i in 2..N_READERS {
-            index::set_read_mark(r0, i, READMARK_NOT_USED);
-        }
-    }
-
-    /// Appends `pages` (page number, image) to the log (`sqlite3WalFrames`). With
-    /// `commit = Some(db_pages)` the last one is the commit frame carrying the database size,
-    /// the log is synced as [`WalSync`] says, and the new header is published; otherwise the
-    /// frames are an uncommitted spill, visible only to this connection. A page this
-    /// transaction already wrote is overwritten in place (checksums redone at commit).
-    pub fn write_frames(
-        &mut self,
-        page_size: u32,
-        pages: &[(u32, &[u8])],
-        commit: Option<u32>,
-    ) -> Result<()> {
-        if !self.write_lock {
-            return Err(self.misuse("write frames outside a write transaction"));
-        }
-        if pages.is_empty() || pages.iter().any(|(p, d)| *p == 0 || d.len() != page_size as usize) {
-            return Err(self.misuse("write frames: no pages, page 0, or an image not one page"));
-        }
-        if !format::valid_page_size(page_size) {
-            return Err(self.misuse(&format!("write frames of invalid page size {page_size}")));
-        }
-        self.restart_log()?;
-        // Frames after the published log's end are this transaction's (`iFirst`).
-        let live = self.live_header();
-        let first_of_txn = if live != self.hdr { live.max_frame + 1 } else { 0 };
-
-        let header = if self.hdr.max_frame == 0 {
-            if self.checkpoint_seq == 0 {
-                let mut salt = [0u8; 8];
-                self.vfs.randomness(&mut salt)?;
-                self.hdr.salt = Salt::from_bytes(salt);
-            }
-            let header = WalHeader::new(page_size, self.checkpoint_seq, self.hdr.salt);
-            self.file.write_at(0, &header.encode())?;
-            self.hdr.big_end_cksum = u8::from(header.order.is_big_endian());
-            self.hdr.frame_checksum = header.checksum();
-            if self.opts.sync != WalSync::Off
-                && !self.device.contains(DeviceCharacteristics::SEQUENTIAL)
-            {
-                self.file.sync(SyncFlags::NORMAL)?;
-            }
-            self.truncate_on_commit = true;
-            header
-        } else {
-            if self.hdr.page_size() != page_size {
-                return Err(Error::Corrupt {
-                    path: self.path.clone(),
-                    what: format!(
-                        "the log holds {}-byte pages; frames of {page_size} bytes cannot join it",
-                        self.hdr.page_size()
-                    ),
-                });
-            }
-            WalHeader {
-                order: self.hdr.order(),
-                page_size,
-                checkpoint_seq: self.checkpoint_seq,
-                salt: self.hdr.salt,
-            }
-        };
-
-        let mut encoder = FrameEncoder::resume(header, self.hdr.frame_checksum);
-        let frame_len = format::frame_len(page_size) as usize;
-        let mut frame = self.hdr.max_frame;
-        let mut appended: Vec<(u32, u32)> = Vec::with_capacity(pages.len());
-        // New frames are encoded back to back and written together, up to FRAME_WRITE_BYTES at
-        // a time: fewer system calls, and the kernel caches the log in large folios, which
-        // makes reading frames back (readers, checkpoints) cheaper.
-        let batch_frames = (FRAME_WRITE_BYTES / frame_len).max(1);
-        let mut pending = std::mem::take(&mut self.frame_buf);
-        pending.clear();
-        let last = pages.len() - 1;
-        // The commit frame (the last page of a commit) is appended after the others.
-        let body = if commit.is_some() { &pages[..last] } else { pages };
-        for &(page_no, data) in body {
-            if first_of_txn != 0 {
-                if let Some(existing) = self.find_frame(page_no)? {
-                    if existing >= first_of_txn {
-                        if self.recksum_from == 0 || existing < self.recksum_from {
-                            self.recksum_from = existing;
-                        }
-                        self.write_pending(&mut pending, frame, page_size)?;
-                        let offset = format::frame_offset(existing, page_size);
-                        self.file.write_at(offset + FRAME_HEADER_LEN as u64, data)?;
-                        continue;
-                    }
-                }
-            }
-            frame += 1;
-            let at = pending.len();
-            pending.resize(at + frame_len, 0);
-            encoder.encode(page_no, 0, data, &mut pending[at..]);
-            appended.push((frame, page_no));
-            if pending.len() >= batch_frames * frame_len {
-                self.write_pending(&mut pending, frame, page_size)?;
-            }
-        }
-
-        if let Some(n_page) = commit {
-            if self.recksum_from != 0 {
-                // Frames were overwritten in place: redo their checksums before the commit
-                // frame is written, and chain the commit frame over the new ones. (SQLite writes
-                // the commit frame first, chained over the old checksums: a power loss that
-                // keeps it and loses an overwrite commits the old image of that page.)
-                self.write_pending(&mut pending, frame, page_size)?;
-                let running = self.rewrite_checksums(&header, self.recksum_from, frame)?;
-                encoder = FrameEncoder::resume(header, running);
-                self.recksum_from = 0;
-            }
-            let (page_no, data) = pages[last];
-            frame += 1;
-            let at = pending.len();
-            pending.resize(at + frame_len, 0);
-            encoder.encode(page_no, n_page, data, &mut pending[at..]);
-            appended.push((frame, page_no));
-        }
-        self.write_pending(&mut pending, frame, page_size)?;
-        if pending.capacity() <= KEPT_FRAME_BUF_BYTES {
-            self.frame_buf = pending;
-        }
-
-        if let Some(n_page) = commit {
-            if self.opts.sync == WalSync::Full {
-                let mut end = format::frame_offset(frame + 1, page_size);
-                let mut sync_now = true;
-                if !self.device.contains(DeviceCharacteristics::POWERSAFE_OVERWRITE) {
-                    // Pad with copies of the commit frame up to a sector boundary, syncing
-                    // at the boundary, so no later write shares a sector with the commit.
-                    let sector = u64::from(self.sector_size);
-                    let sync_point = end.div_ceil(sector) * sector;
-                    sync_now = sync_point == end;
-                    let (page_no, data) = pages[last];
-                    let mut buf = vec![0u8; frame_len];
-                    while end < sync_point {
-                        frame += 1;
-                        encoder.encode(page_no, n_page, data, &mut buf);
-                        self.write_to_sync_point(end, &buf, sync_point)?;
-                        appended.push((frame, page_no));
-                        end += frame_len as u64;
-                    }
-                }
-                if sync_now {
-                    self.file.sync(SyncFlags::NORMAL)?;
-                }
-            }
-            if self.truncate_on_commit && self.opts.journal_size_limit >= 0 {
-                let limit = (self.opts.journal_size_limit as u64)
-                    .max(format::frame_offset(frame + 1, page_size));
-                if self.file.size()? > limit {
-                    self.file.truncate(limit)?;
-                }
-                self.truncate_on_commit = false;
-            }
-        }
-
-        let before = self.hdr.max_frame;
-        for &(f, page_no) in &appended {
-            let region = index::region_of_frame(f);
-            self.map(region, true)?;
-            index::append(&self.regions, f, page_no, before)?;
-        }
-        self.hdr.max_frame = frame;
-        self.hdr.sz_page = index::encode_page_size(page_size);
-        self.hdr.frame_checksum = encoder.running();
-        if let Some(n_page) = commit {
-            self.hdr.change = self.hdr.change.wrapping_add(1);
-            self.hdr.n_page = n_page;
-            self.publish();
-        }
-        Ok(())
-    }
-
-    /// Writes the frames encoded in `pending`, the last of which is frame `last`, and empties
-    /// it.
-    fn write_pending(&self, pending: &mut Vec<u8>, last: u32, page_size: u32) -> Result<()> {
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let n_frames = (pending.len() as u64 / format::frame_len(page_size)) as u32;
-        self.file.write_at(format::frame_offset(last + 1 - n_frames, page_size), pending)?;
-        pending.clear();
-        Ok(())
-    }
-
-    /// Writes `bytes` at `offset`; a write that reaches `sync_point` is split there and the log
-    /// synced in between (`walWriteToLog`).
-    fn write_to_sync_point(&self, offset: u64, bytes: &[u8], sync_point: u64) -> Result<()> {
-        let end = offset + bytes.len() as u64;
-        if offset < sync_point && end >= sync_point {
-            let first = (sync_point - offset) as usize;
-            self.file.write_at(offset, &bytes[..first])?;
-            self.file.sync(SyncFlags::NORMAL)?;
-            if first < bytes.len() {
-                self.file.write_at(sync_point, &bytes[first..])?;
-            }
-            return Ok(());
-        }
-        self.file.write_at(offset, bytes)?;
-        Ok(())
-    }
-
-    /// Recomputes the checksums of frames `from..=to` after pages were overwritten in place
-    /// (`walRewriteChecksums`); returns the new running checksum.
-    fn rewrite_checksums(&self, header: &WalHeader, from: u32, to: u32) -> Result<Checksum> {
-        let page_size = header.page_size;
-        let seed = if from == 1 {
-            header.checksum()
-        } else {
-            let mut fh = [0u8; FRAME_HEADER_LEN];
-            self.file.read_at(format::frame_offset(from - 1, page_size), &mut fh)?;
-            FrameHeader::decode(&fh).map(|h| h.checksum).unwrap_or_default()
-        };
-        let mut encoder = FrameEncoder::resume(*header, seed);
-        let len = format::frame_len(page_size) as usize;
-        let (mut frame_bytes, mut out) = (vec![0u8; len], vec![0u8; len]);
-        for f in from..=to {
-            let offset = format::frame_offset(f, page_size);
-            self.file.read_at(offset, &mut frame_bytes)?;
-            let fh = FrameHeader::decode(&frame_bytes).expect("a whole frame was read");
-            encoder.encode(fh.page_no, fh.commit_size, &frame_bytes[FRAME_HEADER_LEN..], &mut out);
-            self.file.write_at(offset, &out[..FRAME_HEADER_LEN])?;
-        }
-        Ok(encoder.running())
     }
 
     // ----- recovery --------------------------------------------------------------------------
@@ -1195,8 +851,13 @@ impl Wal {
         result.and(unmapped).map(|()| delete)
     }
 
-    fn misuse(&self, what: &str) -> Error {
-        Error::Misuse { path: self.path.clone(), what: what.to_string() }
+    fn misuse(&self, rule: Misuse) -> Error {
+        Error::Misuse { path: self.path.clone(), rule }
+    }
+
+    /// An [`Error::Corrupt`] of the WAL file for `check`.
+    fn corrupt(&self, check: Corruption) -> Error {
+        Error::Corrupt { path: self.path.clone(), check }
     }
 }
 

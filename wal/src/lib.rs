@@ -50,5 +50,5 @@ pub mod scan;
 mod testing;
 
 pub use conn::{wal_path, Checkpoint, CheckpointMode, Wal, WalOptions, WalSync};
-pub use error::{Error, IndexCorruption, Result};
+pub use error::{Corruption, Error, IndexCorruption, Misuse, ReadOnlyRefusal, Result};
 pub use scan::{scan, FrameEntry, ScanEnd, WalScan};

@@ -3,7 +3,7 @@
 //! written out (sqlite.h), not the bindings' constants, so a wrong constant is caught too.
 
 use super::*;
-use folio_vfs::FileKind;
+use folio_vfs::{CantOpenReason, FileKind, Lock, LockLevel, Misuse, ShmLockKind};
 use std::path::PathBuf;
 
 fn io(op: Op, errno: i32) -> Error {
@@ -60,13 +60,16 @@ fn deleting_a_missing_file_is_delete_noent() {
 #[test]
 fn the_other_variants_map_to_their_primary_codes() {
     let path = PathBuf::from("/db/test.db");
-    assert_eq!(sqlite_code(&Error::busy(Op::Lock, &path, "EXCLUSIVE")), 5);
-    assert_eq!(sqlite_code(&Error::busy(Op::ShmLock, &path, "slot 0")), 5);
+    let exclusive = Lock::File(LockLevel::Exclusive);
+    assert_eq!(sqlite_code(&Error::busy(Op::Lock, &path, exclusive)), 5);
+    let slot = Lock::Shm { slot: 0, n: 1, kind: ShmLockKind::Exclusive, read_only: false };
+    assert_eq!(sqlite_code(&Error::busy(Op::ShmLock, &path, slot)), 5);
     assert_eq!(sqlite_code(&Error::ReadOnly { op: Op::Write, path: path.clone() }), 8);
     let cant_open =
-        Error::CantOpen { path: path.clone(), reason: "no such file".into(), source: None };
+        Error::CantOpen { path: path.clone(), reason: CantOpenReason::NotFound, source: None };
     assert_eq!(sqlite_code(&cant_open), 14);
-    let misuse = Error::Misuse { path: path.clone(), what: "lock from NONE to RESERVED".into() };
+    let rule = Misuse::LockTransition { from: LockLevel::None, to: LockLevel::Reserved };
+    let misuse = Error::Misuse { path: path.clone(), rule };
     assert_eq!(sqlite_code(&misuse), 21);
     let unsupported = Error::Unsupported { op: Op::ShmMap, path, why: "no shared memory" };
     assert_eq!(sqlite_code(&unsupported), 5386);

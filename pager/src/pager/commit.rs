@@ -11,7 +11,7 @@
 
 use super::{Pager, State};
 use crate::config::{JournalMode, LockingMode, Synchronous};
-use crate::error::{Error, Result};
+use crate::error::{Error, Misuse, Result};
 use crate::header;
 use folio_journal::playback::{playback, Mode};
 use folio_journal::writer::zero_header;
@@ -24,7 +24,7 @@ impl Pager {
     pub fn commit(&mut self) -> Result<()> {
         self.check_usable()?;
         if self.state != State::Write {
-            return Err(self.misuse("commit without a write transaction"));
+            return Err(self.misuse(Misuse::CommitOutsideWrite));
         }
         if !self.txn().changed {
             return self.end_write();
@@ -64,11 +64,12 @@ impl Pager {
         let geometry =
             header::DbHeader::decode(&entry.data).map(|h| (h.page_size, h.reserved_bytes));
         if geometry != Ok((self.page_size, self.reserved)) {
-            return Err(self.misuse(&format!(
-                "page 1 was given a database header that does not match this database \
-                 ({geometry:?}; the database has page size {} and {} reserved bytes)",
-                self.page_size, self.reserved
-            )));
+            let (page_size, reserved) = (self.page_size, self.reserved);
+            return Err(self.misuse(Misuse::Page1Header {
+                given: geometry.ok(),
+                page_size,
+                reserved,
+            }));
         }
         Ok(())
     }
@@ -103,6 +104,10 @@ impl Pager {
         let _ = self.db.size_hint(want);
         for page_no in self.cache.dirty_pages() {
             if page_no <= self.db_size {
+                debug_assert!(
+                    self.offset_of(page_no) + u64::from(self.page_size) <= want,
+                    "dirty page {page_no} lies past the {want} bytes the file is cut to"
+                );
                 self.write_page_to_db(page_no)?;
             }
         }
@@ -178,7 +183,7 @@ impl Pager {
     pub fn rollback(&mut self) -> Result<()> {
         self.check_usable()?;
         if self.state != State::Write {
-            return Err(self.misuse("rollback without a write transaction"));
+            return Err(self.misuse(Misuse::RollbackOutsideWrite));
         }
         match self.roll_back_own() {
             Ok(()) => self.end_write(),
@@ -243,11 +248,7 @@ impl Pager {
             !sync_failed || self.opts.journal_mode == JournalMode::Memory || self.wal.is_some();
         let rolled_back = if try_rollback { self.roll_back_own() } else { Ok(()) };
         if sync_failed || rolled_back.is_err() {
-            let mut cause = error.to_string();
-            if let Err(second) = rolled_back {
-                cause.push_str(&format!("; the rollback failed too: {second}"));
-            }
-            self.poisoned = Some(cause);
+            self.poisoned = Some((Arc::new(error.clone()), rolled_back.err().map(Arc::new)));
         }
         self.write = None;
         self.cache.clear();

@@ -20,7 +20,7 @@
 
 use super::{Pager, State};
 use crate::config::{JournalMode, LockingMode, Synchronous};
-use crate::error::{Error, Result};
+use crate::error::{Action, Corruption, Error, Misuse, Result};
 use crate::header;
 use folio_vfs::{AccessCheck, LockLevel};
 use folio_wal::{Checkpoint, CheckpointMode, Wal, WalOptions, WalSync};
@@ -66,10 +66,10 @@ impl Pager {
     pub fn checkpoint(&mut self, mode: CheckpointMode) -> Result<Checkpoint> {
         self.check_usable()?;
         if self.state != State::Idle {
-            return Err(self.misuse("checkpoint inside a transaction"));
+            return Err(self.misuse(Misuse::CheckpointInTransaction));
         }
         if self.opts.read_only {
-            return Err(self.read_only_error("checkpoint"));
+            return Err(self.read_only_error(Action::Checkpoint));
         }
         if self.wal.is_none() {
             // Find out whether the database is in WAL mode (opens the log if so).
@@ -196,12 +196,7 @@ impl Pager {
         if log_page_size != 0 && log_page_size != h.page_size {
             return Err(Error::Corrupt {
                 path: self.path.clone(),
-                page: Some(1),
-                offset: Some(16),
-                what: format!(
-                    "the log holds {log_page_size}-byte pages but the header says {}",
-                    h.page_size
-                ),
+                check: Corruption::WalPageSize { log: log_page_size, header: h.page_size },
             });
         }
         if h.page_size != self.page_size {
@@ -308,6 +303,7 @@ impl Pager {
         self.txn_mut().db_modified = true;
         let wal = self.wal.as_mut().expect("WAL mode");
         wal.write_frames(page_size, &pages, Some(db_size))?;
+        debug_assert_eq!(wal.db_pages(), db_size, "the log's commit frame records another size");
         for page_no in self.cache.dirty_pages() {
             self.cache.mark_clean(page_no);
         }
@@ -354,7 +350,7 @@ impl Pager {
     /// the next transaction.
     pub(crate) fn enter_wal(&mut self) -> Result<()> {
         if self.opts.read_only {
-            return Err(self.read_only_error("switch to WAL mode"));
+            return Err(self.read_only_error(Action::EnterWal));
         }
         self.begin_write()?;
         if self.wal.is_some() {
@@ -377,7 +373,7 @@ impl Pager {
     /// delete the log, then a transaction in `mode` sets header bytes 18/19 back to 1.
     pub(crate) fn leave_wal(&mut self, mode: JournalMode) -> Result<()> {
         if self.opts.read_only {
-            return Err(self.read_only_error("leave WAL mode"));
+            return Err(self.read_only_error(Action::LeaveWal));
         }
         if self.db.lock_level() == LockLevel::None {
             self.db.lock(LockLevel::Shared)?;

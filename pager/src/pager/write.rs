@@ -5,7 +5,7 @@
 
 use super::{Pager, State};
 use crate::config::{JournalMode, Synchronous};
-use crate::error::{Error, Result};
+use crate::error::{Action, Error, Misuse, Result};
 use crate::header;
 use folio_journal::writer::{JournalConfig, JournalWriter, SyncPolicy};
 use folio_vfs::memory::MemoryVfs;
@@ -58,14 +58,14 @@ impl Pager {
     pub fn begin_write(&mut self) -> Result<()> {
         self.check_usable()?;
         if self.opts.read_only {
-            return Err(self.read_only_error("begin a write transaction"));
+            return Err(self.read_only_error(Action::BeginWrite));
         }
         match self.state {
             State::Write => return Ok(()),
             State::Read => {
-                self.check_no_mapped_pages("begin a write transaction")?;
+                self.check_no_mapped_pages(Action::BeginWrite)?;
                 if self.read_only_format {
-                    return Err(self.read_only_error("write a database of a newer file format"));
+                    return Err(self.read_only_error(Action::WriteNewerFormat));
                 }
                 if self.wal.is_some() {
                     self.begin_wal_write()?;
@@ -74,12 +74,12 @@ impl Pager {
                 }
             }
             State::Idle => {
-                self.check_no_mapped_pages("begin a write transaction")?;
+                self.check_no_mapped_pages(Action::BeginWrite)?;
                 self.apply_wal_request()?;
                 self.with_busy(|p| {
                     p.try_begin_read()?;
                     let reserved = if p.read_only_format {
-                        Err(p.read_only_error("write a database of a newer file format"))
+                        Err(p.read_only_error(Action::WriteNewerFormat))
                     } else if p.wal.is_some() {
                         p.begin_wal_write()
                     } else {
@@ -116,19 +116,16 @@ impl Pager {
         Ok(())
     }
 
-    pub(crate) fn read_only_error(&self, what: &str) -> Error {
-        Error::ReadOnly { path: self.path.clone(), what: what.to_string() }
+    pub(crate) fn read_only_error(&self, action: Action) -> Error {
+        Error::ReadOnly { path: self.path.clone(), action }
     }
 
     /// Replaces page `page_no` with `data` (exactly one page). Writing past the end grows the
     /// database; pages in between read as zeros.
     pub fn write(&mut self, page_no: u32, data: &[u8]) -> Result<()> {
         if data.len() != self.page_size as usize {
-            return Err(self.misuse(&format!(
-                "write of {} bytes to page {page_no}: a page is {} bytes",
-                data.len(),
-                self.page_size
-            )));
+            let (len, page_size) = (data.len(), self.page_size);
+            return Err(self.misuse(Misuse::WriteSize { page: page_no, len, page_size }));
         }
         self.page_mut(page_no)?.copy_from_slice(data);
         Ok(())
@@ -143,12 +140,10 @@ impl Pager {
     pub fn page_mut(&mut self, page_no: u32) -> Result<&mut [u8]> {
         self.check_usable()?;
         if self.state != State::Write {
-            return Err(self.misuse("modify a page outside a write transaction"));
+            return Err(self.misuse(Misuse::ModifyOutsideWrite));
         }
         if page_no == 0 || page_no == self.lock_byte_page() {
-            return Err(self.misuse(&format!(
-                "page {page_no} is not a content page (0, or the lock-byte page)"
-            )));
+            return Err(self.misuse(Misuse::NotContentPage { page: page_no }));
         }
         if let Err(e) = self.prepare_write(page_no) {
             return Err(self.fail_write(e));
@@ -204,8 +199,25 @@ impl Pager {
             .collect()
     }
 
+    /// True if the database file may receive `page_no` as far as the rollback journal is
+    /// concerned (SQLite's `pager_write_pagelist` rule): its original is in the journal, or it
+    /// did not exist when the transaction began, or there is no rollback journal (WAL mode,
+    /// journal_mode OFF) or no write transaction.
+    pub(crate) fn journaled_or_new(&self, page_no: u32) -> bool {
+        let Some(txn) = self.write.as_ref() else { return true };
+        self.wal.is_some()
+            || txn.journal.is_none()
+            || page_no > txn.db_orig_size
+            || page_no == self.lock_byte_page()
+            || txn.in_journal.contains(&page_no)
+    }
+
     /// Loads `page_no` into the cache (if it is not there) and marks it dirty.
     fn make_dirty(&mut self, page_no: u32) -> Result<()> {
+        debug_assert!(
+            self.journaled_or_new(page_no),
+            "page {page_no} is made dirty before its original is in the journal"
+        );
         if !self.cache.contains(page_no) {
             let data = self.load(page_no)?;
             self.make_room()?;
@@ -228,13 +240,10 @@ impl Pager {
     pub fn truncate(&mut self, pages: u32) -> Result<()> {
         self.check_usable()?;
         if self.state != State::Write {
-            return Err(self.misuse("truncate outside a write transaction"));
+            return Err(self.misuse(Misuse::TruncateOutsideWrite));
         }
         if pages > self.db_size {
-            return Err(self.misuse(&format!(
-                "truncate to {pages} pages: the database has only {} (write pages to grow it)",
-                self.db_size
-            )));
+            return Err(self.misuse(Misuse::TruncateBeyondEnd { pages, db_pages: self.db_size }));
         }
         if let Err(e) = self.ensure_journal() {
             return Err(self.fail_write(e));
@@ -243,6 +252,12 @@ impl Pager {
         self.cache.truncate(pages);
         let txn = self.txn_mut();
         txn.min_size = txn.min_size.min(pages);
+        debug_assert!(
+            txn.min_size <= txn.db_orig_size && txn.min_size <= pages,
+            "the smallest size {} exceeds the original {} or the new {pages} pages",
+            txn.min_size,
+            txn.db_orig_size
+        );
         txn.spilled_fresh.retain(|&p| p <= pages);
         txn.changed = true;
         Ok(())
@@ -378,9 +393,19 @@ impl Pager {
     /// Writes one dirty page to the database file (page 1 stamped with the commit's counter
     /// and size first, as SQLite's `pager_write_pagelist` does).
     pub(crate) fn write_page_to_db(&mut self, page_no: u32) -> Result<()> {
+        debug_assert!(
+            self.journaled_or_new(page_no),
+            "page {page_no} goes to the database file before its original is in the journal"
+        );
+        debug_assert!(page_no != self.lock_byte_page(), "the lock-byte page {page_no} is written");
         let (counter, size) = (self.counter, self.db_size);
         let offset = self.offset_of(page_no);
         let entry = self.cache.entry_mut(page_no).expect("a dirty page is cached");
+        debug_assert!(
+            entry.dirty() && !entry.need_sync,
+            "page {page_no} is written to the database while clean or before its journal \
+             record was synced"
+        );
         if page_no == 1 {
             let page1 = Arc::make_mut(&mut entry.data).as_mut_slice();
             header::stamp_commit(page1, counter, size, super::WRITER_VERSION);

@@ -318,7 +318,7 @@ const BODY_START_PAGE1: usize = 100;
 /// Turns a pager error into the VFS error the harness's `run_step` returns.
 pub(crate) fn vfs_error(e: folio_pager::Error) -> folio_vfs::Error {
     match e {
-        folio_pager::Error::Vfs(e) => e,
+        folio_pager::Error::Vfs(e) | folio_pager::Error::Journal(folio_journal::Error::Vfs(e)) => e,
         other => folio_vfs::Error::io(
             Op::Write,
             DB,

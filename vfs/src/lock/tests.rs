@@ -103,9 +103,9 @@ impl Rig {
 
     fn busy(&mut self, handle: usize, want: LockLevel) {
         match self.lock(handle, want) {
-            Err(Error::Busy { op: Op::Lock, path, what }) => {
+            Err(Error::Busy { op: Op::Lock, path, lock }) => {
                 assert_eq!(path, Path::new("/db"));
-                assert_eq!(what, want.to_string());
+                assert_eq!(lock, crate::Lock::File(want));
             }
             other => panic!("handle {handle} to {want}: expected Busy, got {other:?}"),
         }
@@ -273,20 +273,23 @@ fn check_reserved_sees_reserved_pending_and_exclusive() {
 fn misuse_is_reported_not_performed() {
     let mut rig = Rig::new(2);
     let misuse = |r: Result<()>| match r {
-        Err(Error::Misuse { path, what }) => {
+        Err(Error::Misuse { path, rule }) => {
             assert_eq!(path, Path::new("/db"));
-            what
+            rule
         }
         other => panic!("expected Misuse, got {other:?}"),
     };
-    assert_eq!(misuse(rig.lock(0, Reserved)), "lock from NONE to RESERVED");
+    assert_eq!(
+        misuse(rig.lock(0, Reserved)),
+        Misuse::LockTransition { from: NoLock, to: Reserved }
+    );
     misuse(rig.lock(0, Exclusive));
     misuse(rig.lock(0, Pending));
     rig.ok(0, Shared);
     misuse(rig.lock(0, Pending));
     misuse(rig.unlock(0, Reserved));
     misuse(rig.unlock(0, Pending));
-    assert_eq!(misuse(rig.unlock(0, Exclusive)), "unlock to EXCLUSIVE");
+    assert_eq!(misuse(rig.unlock(0, Exclusive)), Misuse::UnlockAbove(Exclusive));
     assert_eq!(rig.held[0], Shared);
     assert_eq!(rig.inode(), (Shared, 1, 1));
     rig.os.take_calls();

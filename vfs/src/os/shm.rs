@@ -15,7 +15,7 @@ use super::Inode;
 use crate::lock::{ByteRange, ProcessLocks, RecordLock};
 use crate::shm::{HeldSlots, ShmLockKind, ShmLocks, ShmRegion, SHM_DMS_BYTE, SHM_REGION_SIZE};
 use crate::sync::{Arc, Mutex};
-use crate::{Error, Op, Result};
+use crate::{CantOpenReason, Error, Lock, Op, Result};
 use rustix::io::Errno;
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -76,16 +76,7 @@ impl ShmNode {
             Some(file) => (file, false),
             None => {
                 let file = std::fs::OpenOptions::new().read(true).open(&path).map_err(|e| {
-                    let reason = if readonly_shm {
-                        "cannot open the -shm read-only (readonly_shm: it is never created)"
-                    } else {
-                        "cannot open the -shm read-write or read-only"
-                    };
-                    Error::CantOpen {
-                        path: path.clone(),
-                        reason: reason.to_string(),
-                        source: Some(e),
-                    }
+                    Error::cant_open(&path, CantOpenReason::Shm { readonly_shm }, Some(e))
                 })?;
                 (file, true)
             }
@@ -115,7 +106,7 @@ impl ShmNode {
     fn lock_shared_memory(&self) -> Result<bool> {
         let dms = ByteRange { start: SHM_DMS_BYTE, len: 1 };
         let os = self.fcntl(Op::ShmOpen);
-        let busy = || Error::busy(Op::ShmOpen, &self.path, "dead-man switch (byte 128)");
+        let busy = || Error::busy(Op::ShmOpen, &self.path, Lock::DeadManSwitch);
         match os.conflicting(dms, RecordLock::Write)? {
             None if self.read_only => return Ok(false),
             None => {
@@ -216,13 +207,11 @@ impl ShmConn {
         match result {
             // A write lock on a descriptor open read-only: SQLite's unixShmSystemLock makes
             // every failure SQLITE_BUSY, and so do we (the slot table was left unchanged).
-            Err(e) if node.read_only && e.raw_os_error() == Some(Errno::BADF.raw_os_error()) => {
-                Err(Error::busy(
-                    Op::ShmLock,
-                    &node.path,
-                    format!("shm slots {slot}..{} {kind:?}: the -shm is open read-only", slot + n),
-                ))
-            }
+            Err(e) if node.read_only && e.raw_os_error() == Some(Errno::BADF.raw_os_error()) => Err(Error::busy(
+                Op::ShmLock,
+                &node.path,
+                Lock::Shm { slot, n, kind, read_only: true },
+            )),
             other => other,
         }
     }

@@ -15,7 +15,7 @@
 use super::{read_lock_slot, Wal, WalSync, CKPT_LOCK, N_READERS, WRITE_LOCK};
 use crate::format::{self, FRAME_HEADER_LEN};
 use crate::index::{self, IndexHeader, READMARK_NOT_USED};
-use crate::{Error, Result};
+use crate::{Corruption, Error, Misuse, ReadOnlyRefusal, Result};
 use folio_vfs::{chunk_rounded, MappedPage, ReadOutcome, ShmLockKind, SyncFlags, VfsFile};
 use std::path::Path;
 
@@ -83,10 +83,13 @@ impl Wal {
         mut busy: Option<&mut dyn FnMut() -> bool>,
     ) -> Result<Checkpoint> {
         if self.opts.read_only || self.shm_read_only() {
-            return Err(Error::ReadOnly { path: self.path.clone(), what: "checkpoint" });
+            return Err(Error::ReadOnly {
+                path: self.path.clone(),
+                refused: ReadOnlyRefusal::Checkpoint,
+            });
         }
         if self.read_lock.is_some() || self.write_lock {
-            return Err(self.misuse("checkpoint inside a transaction"));
+            return Err(self.misuse(Misuse::CheckpointInTransaction));
         }
         if mode == CheckpointMode::Passive {
             // PASSIVE never waits: a busy reader caps the copy at once (SQLite's pager passes
@@ -97,7 +100,10 @@ impl Wal {
         // slots exist only once it is.
         self.map(0, false)?;
         if self.shm_read_only() {
-            return Err(Error::ReadOnly { path: self.path.clone(), what: "checkpoint" });
+            return Err(Error::ReadOnly {
+                path: self.path.clone(),
+                refused: ReadOnlyRefusal::Checkpoint,
+            });
         }
         self.lock(CKPT_LOCK, 1, ShmLockKind::Exclusive)?;
         self.ckpt_lock = true;
@@ -108,63 +114,32 @@ impl Wal {
         result
     }
 
+    /// The checkpoint under the CKPT lock: the WRITE lock for the modes that need it, the
+    /// snapshot, the copy ([`Wal::backfill`]), then for RESTART and TRUNCATE the wait for the
+    /// readers ([`Wal::restart_readers`]).
     fn checkpoint_locked(
         &mut self,
         mode: CheckpointMode,
         page_size: u32,
         busy: &mut Option<&mut dyn FnMut() -> bool>,
     ) -> Result<Checkpoint> {
-        let mut effective = mode;
-        if mode != CheckpointMode::Passive {
-            match self.busy_lock(WRITE_LOCK, 1, busy) {
-                Ok(()) => self.write_lock = true,
-                Err(e) if e.is_lock_busy() => {
-                    effective = CheckpointMode::Passive;
-                    *busy = None;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let effective = self.checkpoint_writer_lock(mode, busy)?;
         let changed = self.read_index_header()?;
         if changed {
             // Pages of the database may change under an old mapping's readers' feet.
             self.db.unmap();
         }
         if self.hdr.max_frame > 0 && self.hdr.page_size() != page_size {
-            return Err(Error::Corrupt {
-                path: self.path.clone(),
-                what: format!(
-                    "the log holds {}-byte pages but the database's are {page_size} bytes",
-                    self.hdr.page_size()
-                ),
-            });
+            let log = self.hdr.page_size();
+            return Err(self.corrupt(Corruption::CheckpointPageSize { log, database: page_size }));
         }
         // Readers keeping the copy short are not an error (PASSIVE reports success); the
         // other modes check below that everything was copied.
         self.backfill(page_size, busy)?;
-        let mut incomplete = false;
-        if !incomplete && effective != CheckpointMode::Passive {
-            if index::n_backfill(self.region0()) < self.hdr.max_frame {
-                incomplete = true;
-            } else if effective >= CheckpointMode::Restart {
-                let mut salt = [0u8; 4];
-                self.vfs.randomness(&mut salt)?;
-                match self.busy_lock(read_lock_slot(1), N_READERS - 1, busy) {
-                    Ok(()) => {
-                        let truncated = if effective == CheckpointMode::Truncate {
-                            self.restart_header(u32::from_ne_bytes(salt));
-                            self.file.truncate(0).map_err(Error::from)
-                        } else {
-                            Ok(())
-                        };
-                        self.unlock_exclusive(read_lock_slot(1), N_READERS - 1);
-                        truncated?;
-                    }
-                    Err(e) if e.is_lock_busy() => incomplete = true,
-                    Err(e) => return Err(e),
-                }
-            }
-        }
+        let incomplete = effective != CheckpointMode::Passive
+            && (index::n_backfill(self.region0()) < self.hdr.max_frame
+                || (effective >= CheckpointMode::Restart
+                    && !self.restart_readers(effective, busy)?));
         let result = Checkpoint {
             busy: incomplete || effective != mode,
             log: self.hdr.max_frame,
@@ -176,6 +151,56 @@ impl Wal {
             self.hdr = IndexHeader::default();
         }
         Ok(result)
+    }
+
+    /// The mode a checkpoint runs in: any but PASSIVE takes the WRITE lock (through the busy
+    /// handler), and one that cannot get it degrades to PASSIVE, waiting no more.
+    fn checkpoint_writer_lock(
+        &mut self,
+        mode: CheckpointMode,
+        busy: &mut Option<&mut dyn FnMut() -> bool>,
+    ) -> Result<CheckpointMode> {
+        if mode == CheckpointMode::Passive {
+            return Ok(mode);
+        }
+        match self.busy_lock(WRITE_LOCK, 1, busy) {
+            Ok(()) => {
+                self.write_lock = true;
+                Ok(mode)
+            }
+            Err(e) if e.is_lock_busy() => {
+                *busy = None;
+                Ok(CheckpointMode::Passive)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// RESTART and TRUNCATE after a complete copy: waits (through the busy handler) until no
+    /// reader uses the log, so the next writer restarts it; TRUNCATE restarts the wal-index
+    /// header itself and truncates the log to 0 bytes. False when a reader stayed.
+    fn restart_readers(
+        &mut self,
+        mode: CheckpointMode,
+        busy: &mut Option<&mut dyn FnMut() -> bool>,
+    ) -> Result<bool> {
+        let mut salt = [0u8; 4];
+        self.vfs.randomness(&mut salt)?;
+        match self.busy_lock(read_lock_slot(1), N_READERS - 1, busy) {
+            Ok(()) => {
+                let truncated = if mode == CheckpointMode::Truncate {
+                    self.restart_header(u32::from_ne_bytes(salt));
+                    self.file.truncate(0).map_err(Error::from)
+                } else {
+                    Ok(())
+                };
+                self.unlock_exclusive(read_lock_slot(1), N_READERS - 1);
+                truncated?;
+                Ok(true)
+            }
+            Err(e) if e.is_lock_busy() => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Copies frames into the database as far as readers allow (`walCheckpoint`'s backfill).
@@ -254,29 +279,20 @@ impl Wal {
             return Ok(());
         }
         let done = index::n_backfill(&r0);
+        // Only a checkpointer (under the CKPT lock this one holds) raises nBackfill, and the
+        // backfill returned before the copy unless it was below `safe`; a restart lowers it.
+        debug_assert!(done < safe, "nBackfill {done} has reached the copy's end {safe}");
+        debug_assert!(
+            safe <= self.hdr.max_frame,
+            "the copy's end {safe} is past the snapshot's mxFrame {}",
+            self.hdr.max_frame
+        );
         let max_page = self.hdr.n_page;
         index::set_n_backfill_attempted(&r0, safe);
         if self.opts.sync != WalSync::Off {
             self.file.sync(SyncFlags::NORMAL)?;
         }
-        let want = u64::from(max_page) * u64::from(page_size);
-        let db_size = self.db.size()?;
-        if db_size < want {
-            let bound = db_size + 65536 + u64::from(self.hdr.max_frame) * u64::from(page_size);
-            if bound < want {
-                return Err(Error::Corrupt {
-                    path: self.db.path().to_path_buf(),
-                    what: format!(
-                        "the log says the database has {max_page} pages; the file's {db_size} \
-                         bytes and the log's {} frames cannot make that many",
-                        self.hdr.max_frame
-                    ),
-                });
-            }
-            // As SQLite's walCheckpoint: the size the database is about to grow to, which a
-            // VFS with a chunk size preallocates; a hint, so its failure is ignored.
-            let _ = self.db.size_hint(want);
-        }
+        let want = self.prepare_database(max_page, page_size)?;
         // The frames to copy, by ascending page: consecutive pages go to the database with one
         // write, and those of them in consecutive frames come from the log with one fetch or
         // read. Page 0 (a zeroed entry of a damaged index) is skipped, as SQLite's
@@ -293,15 +309,46 @@ impl Wal {
         // The map goes now, long before READ_LOCK(0) does (see `LogFrames`).
         drop(log);
         if safe == self.live_header().max_frame {
-            // With a chunk size the file ends at the end of the chunk holding the last page.
-            if self.db.size()? != chunk_rounded(want, self.db.chunk_size()) {
-                self.db.truncate(want)?;
-            }
-            if self.opts.sync != WalSync::Off {
-                self.db.sync(SyncFlags::NORMAL)?;
-            }
+            self.finish_database(want)?;
         }
         index::set_n_backfill(&r0, safe);
+        Ok(())
+    }
+
+    /// Checks that the database file and the log can make the `max_page` pages the log says
+    /// the database has (SQLite's walCheckpoint check), and hints a growing file's new size to
+    /// the VFS. Returns that size in bytes.
+    fn prepare_database(&self, max_page: u32, page_size: u32) -> Result<u64> {
+        let want = u64::from(max_page) * u64::from(page_size);
+        let db_size = self.db.size()?;
+        if db_size < want {
+            let bound = db_size + 65536 + u64::from(self.hdr.max_frame) * u64::from(page_size);
+            if bound < want {
+                return Err(Error::Corrupt {
+                    path: self.db.path().to_path_buf(),
+                    check: Corruption::DatabaseSize {
+                        n_page: max_page,
+                        db_size,
+                        max_frame: self.hdr.max_frame,
+                    },
+                });
+            }
+            // As SQLite's walCheckpoint: the size the database is about to grow to, which a
+            // VFS with a chunk size preallocates; a hint, so its failure is ignored.
+            let _ = self.db.size_hint(want);
+        }
+        Ok(want)
+    }
+
+    /// After a copy of the whole live log: cuts the database to `want` bytes (or to the end of
+    /// the chunk holding the last page, with a chunk size) and syncs it.
+    fn finish_database(&self, want: u64) -> Result<()> {
+        if self.db.size()? != chunk_rounded(want, self.db.chunk_size()) {
+            self.db.truncate(want)?;
+        }
+        if self.opts.sync != WalSync::Off {
+            self.db.sync(SyncFlags::NORMAL)?;
+        }
         Ok(())
     }
 
@@ -437,11 +484,13 @@ impl<'a> LogFrames<'a> {
             {
                 return Err(Error::Corrupt {
                     path: self.path.to_path_buf(),
-                    what: format!(
-                        "frames {first}..={} at offset {offset} are cut short ({n_read} of \
-                         {len} bytes) though the wal-index lists them",
-                        first as usize + n - 1
-                    ),
+                    check: Corruption::FramesCutShort {
+                        first,
+                        last: first + n as u32 - 1,
+                        offset,
+                        n_read,
+                        len,
+                    },
                 });
             }
             located.push(Run::Read(used));
