@@ -30,7 +30,8 @@
 //! The layout of the header copies and the checkpoint info is declared once, as `#[repr(C)]`
 //! zerocopy structs of native-endian integers (`Region0Head`, `IndexHeaderLayout`,
 //! `CkptInfoLayout`); the offsets above come from them. Shared memory is never viewed as those
-//! structs: their bytes are copied out word by word with atomic loads, and the copy is parsed.
+//! structs: a header copy's bytes are copied out word by word with atomic loads and the copy is
+//! parsed; the checkpoint info is loaded and stored a field (one word) at a time.
 //!
 //! A hash slot holds `k`, the 1-based index of a frame within its region (0: empty); the frame
 //! is `iZero + k` and its page is `aPgno[k - 1]`. Slots are keyed by `(page * 383) & 8191` with
@@ -39,7 +40,6 @@
 use crate::format::{ByteOrder, Checksum, Salt, SaltLayout, WAL_VERSION};
 use crate::{Error, IndexCorruption, Result};
 use core::mem::{offset_of, size_of};
-use core::ops::Range;
 use folio_vfs::sync::atomic::Ordering;
 use folio_vfs::{ShmRegion, SHM_NLOCK};
 use zerocopy::native_endian::{U16, U32};
@@ -72,8 +72,6 @@ pub const READMARK_NOT_USED: u32 = 0xffff_ffff;
 pub const OFF_HEADER_COPY_1: usize = offset_of!(Region0Head, copy1);
 /// Offset of header copy 2.
 pub const OFF_HEADER_COPY_2: usize = offset_of!(Region0Head, copy2);
-/// Offset of `WalCkptInfo`.
-const OFF_CKPT_INFO: usize = offset_of!(Region0Head, ckpt);
 /// Offset of `WalCkptInfo.nBackfill`.
 pub const OFF_N_BACKFILL: usize = offset_of!(Region0Head, ckpt.n_backfill);
 /// Offset of `WalCkptInfo.aReadMark[0]`.
@@ -129,12 +127,6 @@ struct CkptInfoLayout {
     not_used0: U32,
 }
 
-/// The parts of [`CkptInfoLayout`] around the lock bytes: what is loaded and stored.
-const CKPT_FIELDS: [Range<usize>; 2] = [
-    offset_of!(CkptInfoLayout, n_backfill)..offset_of!(CkptInfoLayout, locks),
-    offset_of!(CkptInfoLayout, n_backfill_attempted)..size_of::<CkptInfoLayout>(),
-];
-
 const _: () = assert!(size_of::<IndexHeaderLayout>() == 48);
 const _: () = assert!(offset_of!(IndexHeaderLayout, is_init) == 12);
 const _: () = assert!(offset_of!(IndexHeaderLayout, sz_page) == 14);
@@ -142,7 +134,7 @@ const _: () = assert!(offset_of!(IndexHeaderLayout, salt) == 32);
 const _: () = assert!(HEADER_CHECKSUMMED_LEN == 40);
 const _: () = assert!(size_of::<CkptInfoLayout>() == 40);
 const _: () = assert!(size_of::<Region0Head>() == 136);
-const _: () = assert!(offset_of!(CkptInfoLayout, locks) + SHM_NLOCK == CKPT_FIELDS[1].start);
+const _: () = assert!(offset_of!(CkptInfoLayout, n_backfill_attempted) == 32);
 const _: () = assert!(REGION_SIZE == HASH_TABLE_OFFSET + 2 * HASHTABLE_NSLOT);
 const _: () = assert!(OFF_NOT_USED0 + 4 == INDEX_HEADER_LEN);
 const _: () = assert!(OFF_LOCKS as u64 == folio_vfs::shm::SHM_LOCK_BASE);
@@ -408,33 +400,30 @@ pub struct CkptInfo {
 
 impl CkptInfo {
     /// Loads every field (each an independent relaxed load: not a consistent snapshot).
+    ///
+    /// Each field is one word, loaded at its offset in [`CkptInfoLayout`]; the lock bytes
+    /// between the read marks and `nBackfillAttempted` are skipped.
     pub fn load(region0: &ShmRegion) -> CkptInfo {
-        let mut raw = CkptInfoLayout::new_zeroed();
-        let bytes = raw.as_mut_bytes();
-        for range in CKPT_FIELDS {
-            region0.copy_out(OFF_CKPT_INFO + range.start, &mut bytes[range], RELAXED);
+        let mut read_marks = [0; N_READ_MARKS];
+        for (i, mark) in read_marks.iter_mut().enumerate() {
+            *mark = read_mark(region0, i);
         }
         CkptInfo {
-            n_backfill: raw.n_backfill.get(),
-            read_marks: raw.read_marks.map(U32::get),
-            n_backfill_attempted: raw.n_backfill_attempted.get(),
-            not_used0: raw.not_used0.get(),
+            n_backfill: n_backfill(region0),
+            read_marks,
+            n_backfill_attempted: n_backfill_attempted(region0),
+            not_used0: region0.load_u32(OFF_NOT_USED0, RELAXED),
         }
     }
 
     /// Stores every field, never touching the lock bytes.
     pub fn store(&self, region0: &ShmRegion) {
-        let raw = CkptInfoLayout {
-            n_backfill: U32::new(self.n_backfill),
-            read_marks: self.read_marks.map(U32::new),
-            locks: [0; SHM_NLOCK],
-            n_backfill_attempted: U32::new(self.n_backfill_attempted),
-            not_used0: U32::new(self.not_used0),
-        };
-        let bytes = raw.as_bytes();
-        for range in CKPT_FIELDS {
-            region0.copy_in(OFF_CKPT_INFO + range.start, &bytes[range], RELAXED);
+        set_n_backfill(region0, self.n_backfill);
+        for (i, &mark) in self.read_marks.iter().enumerate() {
+            set_read_mark(region0, i, mark);
         }
+        set_n_backfill_attempted(region0, self.n_backfill_attempted);
+        region0.store_u32(OFF_NOT_USED0, self.not_used0, RELAXED);
     }
 }
 
