@@ -16,7 +16,7 @@ use core::mem::{offset_of, size_of};
 use core::ops::Range;
 use folio_vfs::format::valid_page_size;
 use zerocopy::big_endian::U32;
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 /// The header's length.
 pub const HEADER_LEN: usize = size_of::<DbHeaderLayout>();
@@ -104,10 +104,11 @@ pub struct DbHeader {
 ///
 /// # Panics
 /// If `page1` is shorter than the header (a caller bug: pages are at least 512 bytes).
+#[inline]
 fn layout(page1: &[u8]) -> &DbHeaderLayout {
     match DbHeaderLayout::ref_from_prefix(page1) {
         Ok((header, _)) => header,
-        Err(_) => panic!("page 1 of {} bytes holds no {HEADER_LEN}-byte header", page1.len()),
+        Err(_) => too_short(page1.len()),
     }
 }
 
@@ -115,12 +116,19 @@ fn layout(page1: &[u8]) -> &DbHeaderLayout {
 ///
 /// # Panics
 /// As [`layout`].
+#[inline]
 fn layout_mut(page1: &mut [u8]) -> &mut DbHeaderLayout {
     let len = page1.len();
     match DbHeaderLayout::mut_from_prefix(page1) {
         Ok((header, _)) => header,
-        Err(_) => panic!("page 1 of {len} bytes holds no {HEADER_LEN}-byte header"),
+        Err(_) => too_short(len),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn too_short(len: usize) -> ! {
+    panic!("page 1 of {len} bytes holds no {HEADER_LEN}-byte header")
 }
 
 /// Decodes the page-size field (bytes 16..18): big-endian, with 1 meaning 65536.
@@ -242,14 +250,15 @@ pub fn file_version(page1: &[u8]) -> Option<[u8; 16]> {
 /// # Panics
 /// If `page1` is shorter than the header (a caller bug).
 pub fn init_page1(page1: &mut [u8], page_size: u32, reserved_bytes: u8) {
-    let h = layout_mut(page1);
-    h.as_mut_bytes().fill(0);
-    h.magic = *MAGIC;
-    h.page_size = encode_page_size(page_size);
-    h.write_version = 1;
-    h.read_version = 1;
-    h.reserved_bytes = reserved_bytes;
-    h.fractions = FRACTIONS;
+    *layout_mut(page1) = DbHeaderLayout {
+        magic: *MAGIC,
+        page_size: encode_page_size(page_size),
+        write_version: 1,
+        read_version: 1,
+        reserved_bytes,
+        fractions: FRACTIONS,
+        ..DbHeaderLayout::new_zeroed()
+    };
 }
 
 /// True if `page1` starts with the SQLite magic.
