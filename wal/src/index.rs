@@ -401,7 +401,7 @@ pub struct CkptInfo {
 impl CkptInfo {
     /// Loads every field (each an independent relaxed load: not a consistent snapshot).
     ///
-    /// Each field is one word, loaded at its offset in [`CkptInfoLayout`]; the lock bytes
+    /// Each field is one word, loaded at its offset in `CkptInfoLayout`; the lock bytes
     /// between the read marks and `nBackfillAttempted` are skipped.
     pub fn load(region0: &ShmRegion) -> CkptInfo {
         let mut read_marks = [0; N_READ_MARKS];
