@@ -17,37 +17,62 @@
 //!   | BE32 name checksum | magic
 //! ```
 //!
+//! The header and the trailer's fixed end are declared once, as `#[repr(C)]` structs of
+//! zerocopy's big-endian integers (`HeaderLayout`, `SuperTrailerTail`); their lengths come from
+//! those structs. The page-size and sector-size rules are `folio_vfs::format`'s.
+//!
 //! Decoding never panics on bytes read from disk: a header or record that does not verify is
 //! an [`EndOfJournal`] reason, which playback treats as the end of the journal, as SQLite does.
+
+use core::mem::{offset_of, size_of};
+use folio_vfs::format::{valid_page_size, valid_sector_size};
+pub use folio_vfs::format::{MAX_PAGE_SIZE, MAX_SECTOR_SIZE, MIN_PAGE_SIZE, MIN_SECTOR_SIZE};
+use zerocopy::big_endian::U32;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 /// The journal magic (pager.c `aJournalMagic`).
 pub const MAGIC: [u8; 8] = [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
 /// Record count meaning "as many records as fit in the file" (OFF, MEMORY, SAFE_APPEND).
 pub const RECORD_COUNT_FROM_FILE_SIZE: u32 = 0xffff_ffff;
 /// Bytes of a header that carry fields; the rest of its sector is zero.
-pub const HEADER_FIELDS_LEN: usize = 28;
+pub const HEADER_FIELDS_LEN: usize = size_of::<HeaderLayout>();
 /// Bytes zeroed by a PERSIST-mode commit (`zeroJournalHdr`): everything but the padding.
 pub const PERSIST_ZEROED_LEN: usize = HEADER_FIELDS_LEN;
 /// Bytes written last, after the records are durable: magic and record count.
-pub const MAGIC_AND_COUNT_LEN: usize = 12;
+pub const MAGIC_AND_COUNT_LEN: usize = size_of::<MagicAndCount>();
 
-const OFF_MAGIC: usize = 0;
-const OFF_N_REC: usize = OFF_MAGIC + 8;
-const OFF_NONCE: usize = OFF_N_REC + 4;
-const OFF_DB_PAGES: usize = OFF_NONCE + 4;
-const OFF_SECTOR: usize = OFF_DB_PAGES + 4;
-const OFF_PAGE_SIZE: usize = OFF_SECTOR + 4;
-const _: () = assert!(OFF_PAGE_SIZE + 4 == HEADER_FIELDS_LEN);
-const _: () = assert!(OFF_NONCE == MAGIC_AND_COUNT_LEN);
+/// The fields at the start of a journal header, as they lie in the file.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+struct HeaderLayout {
+    /// The part written last: [`MAGIC`] and the record count.
+    head: MagicAndCount,
+    nonce: U32,
+    db_orig_pages: U32,
+    sector_size: U32,
+    page_size: U32,
+}
+const _: () = assert!(size_of::<HeaderLayout>() == 28);
+const _: () = assert!(offset_of!(HeaderLayout, nonce) == MAGIC_AND_COUNT_LEN);
 
-/// Smallest and largest page sizes (powers of two).
-pub const MIN_PAGE_SIZE: u32 = 512;
-/// Largest page size.
-pub const MAX_PAGE_SIZE: u32 = 65536;
-/// Smallest and largest sector sizes a journal header may claim.
-pub const MIN_SECTOR_SIZE: u32 = 32;
-/// Largest sector size (pager.c `MAX_SECTOR_SIZE`).
-pub const MAX_SECTOR_SIZE: u32 = 65536;
+/// The first 12 bytes of a header: magic and record count.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+struct MagicAndCount {
+    magic: [u8; 8],
+    n_rec: U32,
+}
+const _: () = assert!(size_of::<MagicAndCount>() == 12);
+
+/// The fixed-size end of a super-journal trailer, at the very end of the journal.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+struct SuperTrailerTail {
+    name_len: U32,
+    name_checksum: U32,
+    magic: [u8; 8],
+}
+const _: () = assert!(size_of::<SuperTrailerTail>() == 16);
 
 /// Why decoding stopped: the journal ends here (not an error for playback).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,22 +108,6 @@ pub struct JournalHeader {
     pub page_size: u32,
 }
 
-fn be32(bytes: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-}
-
-fn put_be32(out: &mut [u8], at: usize, value: u32) {
-    out[at..at + 4].copy_from_slice(&value.to_be_bytes());
-}
-
-fn valid_page_size(size: u32) -> bool {
-    size.is_power_of_two() && (MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&size)
-}
-
-fn valid_sector_size(size: u32) -> bool {
-    size.is_power_of_two() && (MIN_SECTOR_SIZE..=MAX_SECTOR_SIZE).contains(&size)
-}
-
 impl JournalHeader {
     /// Encodes the header into `out` (one sector: the fields, then zeros). With `with_magic`
     /// false the magic and record count are zeros, as SQLite writes a header before the records
@@ -108,20 +117,34 @@ impl JournalHeader {
     /// If `out` is shorter than [`HEADER_FIELDS_LEN`] (a caller bug).
     pub fn encode(&self, out: &mut [u8], with_magic: bool) {
         assert!(out.len() >= HEADER_FIELDS_LEN, "journal header buffer too small");
-        out.fill(0);
-        if with_magic {
-            self.encode_magic_and_count(&mut out[..MAGIC_AND_COUNT_LEN]);
-        }
-        put_be32(out, OFF_NONCE, self.nonce);
-        put_be32(out, OFF_DB_PAGES, self.db_orig_pages);
-        put_be32(out, OFF_SECTOR, self.sector_size);
-        put_be32(out, OFF_PAGE_SIZE, self.page_size);
+        let (fields, padding) = out.split_at_mut(HEADER_FIELDS_LEN);
+        let head = if with_magic {
+            self.magic_and_count()
+        } else {
+            MagicAndCount { magic: [0; 8], n_rec: U32::ZERO }
+        };
+        let layout = HeaderLayout {
+            head,
+            nonce: U32::new(self.nonce),
+            db_orig_pages: U32::new(self.db_orig_pages),
+            sector_size: U32::new(self.sector_size),
+            page_size: U32::new(self.page_size),
+        };
+        fields.copy_from_slice(layout.as_bytes());
+        padding.fill(0);
     }
 
     /// The 12 bytes written at the header's start once the records are durable.
+    ///
+    /// # Panics
+    /// If `out` is shorter than [`MAGIC_AND_COUNT_LEN`] (a caller bug).
     pub fn encode_magic_and_count(&self, out: &mut [u8]) {
-        out[OFF_MAGIC..OFF_MAGIC + 8].copy_from_slice(&MAGIC);
-        put_be32(out, OFF_N_REC, self.n_rec);
+        assert!(out.len() >= MAGIC_AND_COUNT_LEN, "journal header buffer too small");
+        out[..MAGIC_AND_COUNT_LEN].copy_from_slice(self.magic_and_count().as_bytes());
+    }
+
+    fn magic_and_count(&self) -> MagicAndCount {
+        MagicAndCount { magic: MAGIC, n_rec: U32::new(self.n_rec) }
     }
 
     /// Decodes a header, checking the magic and the page and sector sizes.
@@ -136,16 +159,16 @@ impl JournalHeader {
         bytes: &[u8],
         check_magic: bool,
     ) -> Result<JournalHeader, EndOfJournal> {
-        let fields = bytes.get(..HEADER_FIELDS_LEN).ok_or(EndOfJournal::Short)?;
-        if check_magic && fields[OFF_MAGIC..OFF_MAGIC + 8] != MAGIC {
+        let (fields, _) = HeaderLayout::ref_from_prefix(bytes).map_err(|_| EndOfJournal::Short)?;
+        if check_magic && fields.head.magic != MAGIC {
             return Err(EndOfJournal::BadMagic);
         }
         let header = JournalHeader {
-            n_rec: be32(fields, OFF_N_REC),
-            nonce: be32(fields, OFF_NONCE),
-            db_orig_pages: be32(fields, OFF_DB_PAGES),
-            sector_size: be32(fields, OFF_SECTOR),
-            page_size: be32(fields, OFF_PAGE_SIZE),
+            n_rec: fields.head.n_rec.get(),
+            nonce: fields.nonce.get(),
+            db_orig_pages: fields.db_orig_pages.get(),
+            sector_size: fields.sector_size.get(),
+            page_size: fields.page_size.get(),
         };
         if header.page_size != 0 && !valid_page_size(header.page_size) {
             return Err(EndOfJournal::BadPageSize(header.page_size));
@@ -188,9 +211,11 @@ pub fn checksum(nonce: u32, page: &[u8]) -> u32 {
 /// (`out.len() == record_len(page.len())`).
 pub fn encode_record(page_no: u32, page: &[u8], nonce: u32, out: &mut [u8]) {
     assert_eq!(out.len() as u64, record_len(page.len() as u32), "record buffer size");
-    put_be32(out, 0, page_no);
-    out[4..4 + page.len()].copy_from_slice(page);
-    put_be32(out, 4 + page.len(), checksum(nonce, page));
+    let (head, rest) = out.split_at_mut(size_of::<U32>());
+    let (image, sum) = rest.split_at_mut(page.len());
+    head.copy_from_slice(U32::new(page_no).as_bytes());
+    image.copy_from_slice(page);
+    sum.copy_from_slice(U32::new(checksum(nonce, page)).as_bytes());
 }
 
 /// A decoded page record.
@@ -206,15 +231,16 @@ pub struct Record<'a> {
 pub fn decode_record(bytes: &[u8], page_size: u32, nonce: u32) -> Result<Record<'_>, EndOfJournal> {
     let ps = page_size as usize;
     let bytes = bytes.get(..ps + 8).ok_or(EndOfJournal::Short)?;
-    let page_no = be32(bytes, 0);
+    let (page_no, rest) = U32::read_from_prefix(bytes).map_err(|_| EndOfJournal::Short)?;
+    let (page, stored) = U32::read_from_suffix(rest).map_err(|_| EndOfJournal::Short)?;
+    let page_no = page_no.get();
     if page_no == 0 {
         return Err(EndOfJournal::PageZero);
     }
     if page_no == lock_byte_page(page_size) {
         return Err(EndOfJournal::LockBytePage);
     }
-    let page = &bytes[4..4 + ps];
-    if be32(bytes, 4 + ps) != checksum(nonce, page) {
+    if stored.get() != checksum(nonce, page) {
         return Err(EndOfJournal::BadChecksum);
     }
     Ok(Record { page_no, page })
@@ -224,11 +250,14 @@ pub fn decode_record(bytes: &[u8], page_size: u32, nonce: u32) -> Result<Record<
 pub fn encode_super_trailer(super_journal: &str, page_size: u32) -> Vec<u8> {
     let name = super_journal.as_bytes();
     let mut out = Vec::with_capacity(4 + name.len() + 16);
-    out.extend_from_slice(&lock_byte_page(page_size).to_be_bytes());
+    let tail = SuperTrailerTail {
+        name_len: U32::new(name.len() as u32),
+        name_checksum: U32::new(name_checksum(name)),
+        magic: MAGIC,
+    };
+    out.extend_from_slice(U32::new(lock_byte_page(page_size)).as_bytes());
     out.extend_from_slice(name);
-    out.extend_from_slice(&(name.len() as u32).to_be_bytes());
-    out.extend_from_slice(&name_checksum(name).to_be_bytes());
-    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(tail.as_bytes());
     out
 }
 
@@ -240,16 +269,16 @@ fn name_checksum(name: &[u8]) -> u32 {
 
 /// Bytes at the very end of a journal that locate a super-journal trailer: name length,
 /// checksum, magic.
-pub const SUPER_TRAILER_TAIL_LEN: usize = 16;
+pub const SUPER_TRAILER_TAIL_LEN: usize = size_of::<SuperTrailerTail>();
 
 /// The whole trailer's length given the last [`SUPER_TRAILER_TAIL_LEN`] bytes of a journal, if
 /// they can end one (the caller then reads that many bytes and calls [`decode_super_trailer`]).
 pub fn super_trailer_len(tail: &[u8]) -> Option<u64> {
-    let tail = tail.get(..SUPER_TRAILER_TAIL_LEN)?;
-    if tail[8..] != MAGIC {
+    let (tail, _) = SuperTrailerTail::ref_from_prefix(tail).ok()?;
+    if tail.magic != MAGIC {
         return None;
     }
-    let name_len = be32(tail, 0);
+    let name_len = tail.name_len.get();
     (name_len > 0).then(|| u64::from(name_len) + 4 + SUPER_TRAILER_TAIL_LEN as u64)
 }
 
@@ -257,21 +286,20 @@ pub fn super_trailer_len(tail: &[u8]) -> Option<u64> {
 /// one is there (`readSuperJournal`): magic at EOF−8, checksum at EOF−12, length at EOF−16,
 /// the name before it, the lock-byte page number before that.
 pub fn decode_super_trailer(journal: &[u8], page_size: u32) -> Option<String> {
-    let len = journal.len();
-    if len < 16 || journal[len - 8..] != MAGIC {
+    let (before, tail) = SuperTrailerTail::ref_from_suffix(journal).ok()?;
+    if tail.magic != MAGIC {
         return None;
     }
-    let name_len = be32(journal, len - 16) as usize;
-    let sum = be32(journal, len - 12);
-    if name_len == 0 || name_len + 20 > len {
+    let name_len = tail.name_len.get() as usize;
+    if name_len == 0 {
         return None;
     }
-    let name_at = len - 16 - name_len;
-    if be32(journal, name_at - 4) != lock_byte_page(page_size) {
+    let (rest, name) = before.split_at(before.len().checked_sub(name_len)?);
+    let (_, lock_page) = U32::read_from_suffix(rest).ok()?;
+    if lock_page.get() != lock_byte_page(page_size) {
         return None;
     }
-    let name = &journal[name_at..len - 16];
-    if name_checksum(name) != sum {
+    if name_checksum(name) != tail.name_checksum.get() {
         return None;
     }
     String::from_utf8(name.to_vec()).ok()

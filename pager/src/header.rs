@@ -9,23 +9,61 @@
 //! 56 text encoding    60 user_version    64 incremental vacuum     68 application id
 //! 72 reserved (20 zero bytes)            92 version-valid-for      96 SQLITE_VERSION_NUMBER
 //! ```
-//! All integers are big-endian. The rest of page 1 belongs to the b-tree.
+//! All integers are big-endian. The rest of page 1 belongs to the b-tree. The layout is declared
+//! once, as the `#[repr(C)]` zerocopy struct `DbHeaderLayout`; offsets come from it.
+
+use core::mem::{offset_of, size_of};
+use core::ops::Range;
+use folio_vfs::format::valid_page_size;
+use zerocopy::big_endian::U32;
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 /// The header's length.
-pub const HEADER_LEN: usize = 100;
+pub const HEADER_LEN: usize = size_of::<DbHeaderLayout>();
 /// `"SQLite format 3\0"`.
 pub const MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
-const OFF_PAGE_SIZE: usize = 16;
-const OFF_WRITE_VERSION: usize = 18;
-const OFF_READ_VERSION: usize = 19;
-const OFF_RESERVED: usize = 20;
-const OFF_FRACTIONS: usize = 21;
-const OFF_CHANGE_COUNTER: usize = 24;
-const OFF_DB_SIZE: usize = 28;
-const OFF_VERSION_VALID_FOR: usize = 92;
-const OFF_SQLITE_VERSION: usize = 96;
-const _: () = assert!(OFF_SQLITE_VERSION + 4 == HEADER_LEN);
+/// The database header as it lies at the start of page 1.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+struct DbHeaderLayout {
+    magic: [u8; 16],
+    /// Big-endian, with 1 meaning 65536: SQLite decodes it byte by byte ([`decode_page_size`]),
+    /// which is not a plain 16-bit number for every bit pattern.
+    page_size: [u8; 2],
+    write_version: u8,
+    read_version: u8,
+    reserved_bytes: u8,
+    fractions: [u8; 3],
+    change_counter: U32,
+    db_size_pages: U32,
+    freelist_trunk: U32,
+    freelist_pages: U32,
+    schema_cookie: U32,
+    schema_format: U32,
+    default_cache_size: U32,
+    largest_root_page: U32,
+    text_encoding: U32,
+    user_version: U32,
+    incremental_vacuum: U32,
+    application_id: U32,
+    reserved_for_expansion: [u8; 20],
+    version_valid_for: U32,
+    sqlite_version: U32,
+}
+const _: () = assert!(size_of::<DbHeaderLayout>() == 100);
+const _: () = assert!(offset_of!(DbHeaderLayout, change_counter) == 24);
+const _: () = assert!(offset_of!(DbHeaderLayout, reserved_for_expansion) == 72);
+
+const OFF_PAGE_SIZE: usize = offset_of!(DbHeaderLayout, page_size);
+const OFF_READ_VERSION: usize = offset_of!(DbHeaderLayout, read_version);
+const OFF_RESERVED: usize = offset_of!(DbHeaderLayout, reserved_bytes);
+const OFF_FRACTIONS: usize = offset_of!(DbHeaderLayout, fractions);
+/// The bytes a reader compares to detect another process's commit (`dbFileVers`): the change
+/// counter, the size in pages and the two freelist fields.
+const FILE_VERSION: Range<usize> =
+    offset_of!(DbHeaderLayout, change_counter)..offset_of!(DbHeaderLayout, schema_cookie);
+const _: () = assert!(FILE_VERSION.start == 24 && FILE_VERSION.end == 40);
 
 /// The payload fractions every SQLite database stores (64, 32, 32).
 const FRACTIONS: [u8; 3] = [64, 32, 32];
@@ -62,12 +100,35 @@ pub struct DbHeader {
     pub sqlite_version: u32,
 }
 
-fn be32(bytes: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+/// The header at the start of `page1`.
+///
+/// # Panics
+/// If `page1` is shorter than the header (a caller bug: pages are at least 512 bytes).
+#[inline]
+fn layout(page1: &[u8]) -> &DbHeaderLayout {
+    match DbHeaderLayout::ref_from_prefix(page1) {
+        Ok((header, _)) => header,
+        Err(_) => too_short(page1.len()),
+    }
 }
 
-fn put_be32(bytes: &mut [u8], at: usize, value: u32) {
-    bytes[at..at + 4].copy_from_slice(&value.to_be_bytes());
+/// The header at the start of `page1`, to change.
+///
+/// # Panics
+/// As [`layout`].
+#[inline]
+fn layout_mut(page1: &mut [u8]) -> &mut DbHeaderLayout {
+    let len = page1.len();
+    match DbHeaderLayout::mut_from_prefix(page1) {
+        Ok((header, _)) => header,
+        Err(_) => too_short(len),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn too_short(len: usize) -> ! {
+    panic!("page 1 of {len} bytes holds no {HEADER_LEN}-byte header")
 }
 
 /// Decodes the page-size field (bytes 16..18): big-endian, with 1 meaning 65536.
@@ -86,25 +147,25 @@ impl DbHeader {
     /// read version this code can read.
     pub fn decode(page1: &[u8]) -> Result<DbHeader, InvalidHeader> {
         let bad = |offset: usize, what: String| InvalidHeader { offset, what };
-        let h = page1
-            .get(..HEADER_LEN)
-            .ok_or_else(|| bad(0, format!("only {} bytes, a header has 100", page1.len())))?;
-        if &h[..16] != MAGIC {
+        let (h, _) = DbHeaderLayout::ref_from_prefix(page1)
+            .map_err(|_| bad(0, format!("only {} bytes, a header has 100", page1.len())))?;
+        if &h.magic != MAGIC {
             return Err(bad(0, "not an SQLite database (bad magic)".into()));
         }
-        let page_size = decode_page_size(h[OFF_PAGE_SIZE], h[OFF_PAGE_SIZE + 1]);
-        if !page_size.is_power_of_two() || !(512..=65536).contains(&page_size) {
+        let [b16, b17] = h.page_size;
+        let page_size = decode_page_size(b16, b17);
+        if !valid_page_size(page_size) {
             return Err(bad(OFF_PAGE_SIZE, format!("page size {page_size} is not valid")));
         }
         let header = DbHeader {
             page_size,
-            write_version: h[OFF_WRITE_VERSION],
-            read_version: h[OFF_READ_VERSION],
-            reserved_bytes: h[OFF_RESERVED],
-            change_counter: be32(h, OFF_CHANGE_COUNTER),
-            db_size_pages: be32(h, OFF_DB_SIZE),
-            version_valid_for: be32(h, OFF_VERSION_VALID_FOR),
-            sqlite_version: be32(h, OFF_SQLITE_VERSION),
+            write_version: h.write_version,
+            read_version: h.read_version,
+            reserved_bytes: h.reserved_bytes,
+            change_counter: h.change_counter.get(),
+            db_size_pages: h.db_size_pages.get(),
+            version_valid_for: h.version_valid_for.get(),
+            sqlite_version: h.sqlite_version.get(),
         };
         if header.read_version > 2 {
             return Err(bad(
@@ -112,7 +173,7 @@ impl DbHeader {
                 format!("file format read version {} is newer than this code", header.read_version),
             ));
         }
-        if h[OFF_FRACTIONS..OFF_FRACTIONS + 3] != FRACTIONS {
+        if h.fractions != FRACTIONS {
             return Err(bad(OFF_FRACTIONS, "payload fractions are not 64/32/32".into()));
         }
         if header.usable_size() < MIN_USABLE_SIZE {
@@ -159,35 +220,45 @@ impl DbHeader {
 /// Stamps a commit into page 1 (`pager_write_changecounter`): the change counter becomes
 /// `counter_at_start + 1` (the value read when the transaction began), copied to
 /// version-valid-for, with `db_size_pages` and the writer's `sqlite_version`.
+///
+/// # Panics
+/// If `page1` is shorter than the header (a caller bug).
 pub fn stamp_commit(
     page1: &mut [u8],
     counter_at_start: u32,
     db_size_pages: u32,
     sqlite_version: u32,
 ) {
-    let counter = counter_at_start.wrapping_add(1);
-    put_be32(page1, OFF_CHANGE_COUNTER, counter);
-    put_be32(page1, OFF_DB_SIZE, db_size_pages);
-    put_be32(page1, OFF_VERSION_VALID_FOR, counter);
-    put_be32(page1, OFF_SQLITE_VERSION, sqlite_version);
+    let counter = U32::new(counter_at_start.wrapping_add(1));
+    let h = layout_mut(page1);
+    h.change_counter = counter;
+    h.db_size_pages = U32::new(db_size_pages);
+    h.version_valid_for = counter;
+    h.sqlite_version = U32::new(sqlite_version);
 }
 
 /// The 16 bytes at offsets 24..40 a reader compares at every new read transaction to detect
 /// another process's commit (`dbFileVers`).
 pub fn file_version(page1: &[u8]) -> Option<[u8; 16]> {
-    page1.get(24..40).and_then(|b| b.try_into().ok())
+    page1.get(FILE_VERSION).and_then(|b| b.try_into().ok())
 }
 
 /// Writes a fresh header into the first 100 bytes of `page1`, as SQLite's `newDatabase` does
 /// for a new database: magic, page size, versions 1/1 (rollback journal), reserved bytes, the
 /// payload fractions, and zeros for every counter (the commit stamps them).
+///
+/// # Panics
+/// If `page1` is shorter than the header (a caller bug).
 pub fn init_page1(page1: &mut [u8], page_size: u32, reserved_bytes: u8) {
-    page1[..HEADER_LEN].fill(0);
-    page1[..MAGIC.len()].copy_from_slice(MAGIC);
-    page1[OFF_PAGE_SIZE..OFF_PAGE_SIZE + 2].copy_from_slice(&encode_page_size(page_size));
-    set_format_versions(page1, 1);
-    page1[OFF_RESERVED] = reserved_bytes;
-    page1[OFF_FRACTIONS..OFF_FRACTIONS + 3].copy_from_slice(&FRACTIONS);
+    *layout_mut(page1) = DbHeaderLayout {
+        magic: *MAGIC,
+        page_size: encode_page_size(page_size),
+        write_version: 1,
+        read_version: 1,
+        reserved_bytes,
+        fractions: FRACTIONS,
+        ..DbHeaderLayout::new_zeroed()
+    };
 }
 
 /// True if `page1` starts with the SQLite magic.
@@ -196,14 +267,21 @@ pub fn has_magic(page1: &[u8]) -> bool {
 }
 
 /// The change counter (bytes 24..28) of a page 1 that holds a header.
+///
+/// # Panics
+/// If `page1` is shorter than the header (a caller bug).
 pub fn change_counter(page1: &[u8]) -> u32 {
-    be32(page1, OFF_CHANGE_COUNTER)
+    layout(page1).change_counter.get()
 }
 
 /// Sets the file-format versions (18, 19): 1 for rollback journal, 2 for WAL.
+///
+/// # Panics
+/// If `page1` is shorter than the header (a caller bug).
 pub fn set_format_versions(page1: &mut [u8], version: u8) {
-    page1[OFF_WRITE_VERSION] = version;
-    page1[OFF_READ_VERSION] = version;
+    let h = layout_mut(page1);
+    h.write_version = version;
+    h.read_version = version;
 }
 
 #[cfg(test)]

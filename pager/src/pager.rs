@@ -126,9 +126,7 @@ impl std::fmt::Debug for Pager {
 
 /// `<db>-journal`.
 pub fn journal_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push("-journal");
-    PathBuf::from(name)
+    folio_vfs::format::Sidecar::Journal.path_of(db)
 }
 
 impl Pager {

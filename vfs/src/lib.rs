@@ -13,7 +13,9 @@
 //!
 //! Architecture invariants:
 //! * This crate knows nothing of pages, journals, WAL frames or b-trees: it moves bytes and
-//!   arbitrates locks. Offsets and lengths are the caller's business.
+//!   arbitrates locks. Offsets and lengths are the caller's business. The one exception is
+//!   [`format`](mod@format): the few rules the formats above share (page- and sector-size
+//!   ranges, sidecar file names), written once at the lowest crate that all of them use.
 //! * Lock arbitration between handles of one process lives in one place, [`lock`] (database
 //!   locks) and [`shm`] (slot locks), used by every VFS; the OS VFS adds the `fcntl` calls.
 //! * Shared memory is never exposed as a Rust reference: [`ShmRegion`] has atomic accessors only
@@ -21,6 +23,7 @@
 //! * `unsafe` lives only in the OS VFS's system-call and mapping code, each block justified.
 
 pub mod error;
+pub mod format;
 #[cfg(not(loom))]
 pub mod local;
 pub mod lock;

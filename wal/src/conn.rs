@@ -59,9 +59,7 @@ const KEPT_FRAME_BUF_BYTES: usize = 128 << 10;
 
 /// `<db>-wal`.
 pub fn wal_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push("-wal");
-    PathBuf::from(name)
+    folio_vfs::format::Sidecar::Wal.path_of(db)
 }
 
 /// How hard the log is synced (`PRAGMA synchronous` as the WAL sees it; EXTRA is FULL).

@@ -20,41 +20,105 @@
 //! The checksum reads its input as 32-bit words in the byte order the magic names; stored
 //! checksums are big-endian whatever that order. Salts are not covered by frame checksums.
 //!
+//! Each layout above is declared once, as a `#[repr(C)]` struct of zerocopy's big-endian
+//! integers (`WalHeaderLayout`, `FrameHeaderLayout`, with `SaltLayout` and `ChecksumLayout`);
+//! lengths and offsets are taken from those structs, and decoding reads through them.
+//!
 //! Decoding never panics on bytes read from disk: whatever fails a check is an
 //! [`HeaderInvalid`] or [`FrameInvalid`] value naming the check.
 
+use core::mem::{offset_of, size_of};
+pub use folio_vfs::format::{valid_page_size, MAX_PAGE_SIZE, MIN_PAGE_SIZE};
+use zerocopy::big_endian::U32;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+
 /// Bytes of the WAL header (`WAL_HDRSIZE`).
-pub const WAL_HEADER_LEN: usize = 32;
+pub const WAL_HEADER_LEN: usize = size_of::<WalHeaderLayout>();
 /// Bytes of a frame header (`WAL_FRAME_HDRSIZE`).
-pub const FRAME_HEADER_LEN: usize = 24;
+pub const FRAME_HEADER_LEN: usize = size_of::<FrameHeaderLayout>();
 /// The magic of a WAL whose checksums read little-endian words (`WAL_MAGIC`).
 pub const MAGIC_LITTLE_ENDIAN: u32 = 0x377f_0682;
 /// The magic of a WAL whose checksums read big-endian words (`WAL_MAGIC | 1`).
 pub const MAGIC_BIG_ENDIAN: u32 = MAGIC_LITTLE_ENDIAN | 1;
 /// The only WAL format version (`WAL_MAX_VERSION`).
 pub const WAL_VERSION: u32 = 3_007_000;
-/// Smallest page size.
-pub const MIN_PAGE_SIZE: u32 = 512;
-/// Largest page size (`SQLITE_MAX_PAGE_SIZE`).
-pub const MAX_PAGE_SIZE: u32 = 65536;
-
-const OFF_MAGIC: usize = 0;
-const OFF_VERSION: usize = OFF_MAGIC + 4;
-const OFF_PAGE_SIZE: usize = OFF_VERSION + 4;
-const OFF_CKPT_SEQ: usize = OFF_PAGE_SIZE + 4;
-const OFF_SALT: usize = OFF_CKPT_SEQ + 4;
-const OFF_HDR_CKSUM: usize = OFF_SALT + 8;
-const _: () = assert!(OFF_HDR_CKSUM + 8 == WAL_HEADER_LEN);
 /// Bytes of the header its checksum covers.
-pub const HEADER_CHECKSUMMED_LEN: usize = OFF_HDR_CKSUM;
-
-const OFF_PAGE_NO: usize = 0;
-const OFF_COMMIT: usize = OFF_PAGE_NO + 4;
-const OFF_FRAME_SALT: usize = OFF_COMMIT + 4;
-const OFF_FRAME_CKSUM: usize = OFF_FRAME_SALT + 8;
-const _: () = assert!(OFF_FRAME_CKSUM + 8 == FRAME_HEADER_LEN);
+pub const HEADER_CHECKSUMMED_LEN: usize = offset_of!(WalHeaderLayout, checksum);
 /// Bytes of a frame header its checksum covers (page number and commit size).
-pub const FRAME_CHECKSUMMED_LEN: usize = OFF_FRAME_SALT;
+pub const FRAME_CHECKSUMMED_LEN: usize = offset_of!(FrameHeaderLayout, salt);
+
+/// The WAL header as it lies in the file.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+struct WalHeaderLayout {
+    magic: U32,
+    version: U32,
+    page_size: U32,
+    checkpoint_seq: U32,
+    salt: SaltLayout,
+    checksum: ChecksumLayout,
+}
+const _: () = assert!(size_of::<WalHeaderLayout>() == 32);
+const _: () = assert!(offset_of!(WalHeaderLayout, salt) == 16 && HEADER_CHECKSUMMED_LEN == 24);
+
+/// A frame header as it lies in the file.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+struct FrameHeaderLayout {
+    page_no: U32,
+    commit_size: U32,
+    salt: SaltLayout,
+    checksum: ChecksumLayout,
+}
+const _: () = assert!(size_of::<FrameHeaderLayout>() == 24);
+const _: () = assert!(FRAME_CHECKSUMMED_LEN == 8 && offset_of!(FrameHeaderLayout, checksum) == 16);
+
+/// The two salts as stored in the WAL header, in every frame header and (as these same bytes)
+/// in the wal-index header.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub(crate) struct SaltLayout {
+    salt1: U32,
+    salt2: U32,
+}
+const _: () = assert!(size_of::<SaltLayout>() == 8);
+
+/// A stored checksum: two big-endian words, whatever order the checksum read its input in.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+struct ChecksumLayout {
+    s0: U32,
+    s1: U32,
+}
+const _: () = assert!(size_of::<ChecksumLayout>() == 8);
+
+impl From<Salt> for SaltLayout {
+    #[inline]
+    fn from(salt: Salt) -> Self {
+        SaltLayout { salt1: U32::new(salt.salt1), salt2: U32::new(salt.salt2) }
+    }
+}
+
+impl From<SaltLayout> for Salt {
+    #[inline]
+    fn from(raw: SaltLayout) -> Self {
+        Salt { salt1: raw.salt1.get(), salt2: raw.salt2.get() }
+    }
+}
+
+impl From<Checksum> for ChecksumLayout {
+    #[inline]
+    fn from(sum: Checksum) -> Self {
+        ChecksumLayout { s0: U32::new(sum.s0), s1: U32::new(sum.s1) }
+    }
+}
+
+impl From<&ChecksumLayout> for Checksum {
+    #[inline]
+    fn from(raw: &ChecksumLayout) -> Self {
+        Checksum { s0: raw.s0.get(), s1: raw.s1.get() }
+    }
+}
 
 /// The order in which the checksum reads its 32-bit input words, chosen by the magic's low bit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -203,14 +267,7 @@ impl Checksum {
 
     /// The checksum as stored in the WAL: two big-endian words.
     pub fn to_be_bytes(self) -> [u8; 8] {
-        let mut out = [0; 8];
-        out[..4].copy_from_slice(&self.s0.to_be_bytes());
-        out[4..].copy_from_slice(&self.s1.to_be_bytes());
-        out
-    }
-
-    fn from_be_at(bytes: &[u8], at: usize) -> Checksum {
-        Checksum { s0: be32(bytes, at), s1: be32(bytes, at + 4) }
+        zerocopy::transmute!(ChecksumLayout::from(self))
     }
 }
 
@@ -271,15 +328,13 @@ pub struct Salt {
 impl Salt {
     /// The 8 bytes as stored in the WAL header and in every frame header.
     pub fn to_bytes(self) -> [u8; 8] {
-        let mut out = [0; 8];
-        out[..4].copy_from_slice(&self.salt1.to_be_bytes());
-        out[4..].copy_from_slice(&self.salt2.to_be_bytes());
-        out
+        zerocopy::transmute!(SaltLayout::from(self))
     }
 
     /// The salts stored as `bytes`.
     pub fn from_bytes(bytes: [u8; 8]) -> Salt {
-        Salt { salt1: be32(&bytes, 0), salt2: be32(&bytes, 4) }
+        let raw: SaltLayout = zerocopy::transmute!(bytes);
+        Salt::from(raw)
     }
 
     /// The salts of the generation after a restart (`walRestartHdr`): salt-1 plus one, a new
@@ -287,23 +342,6 @@ impl Salt {
     pub fn restarted(self, new_salt2: u32) -> Salt {
         Salt { salt1: self.salt1.wrapping_add(1), salt2: new_salt2 }
     }
-
-    fn from_be_at(bytes: &[u8], at: usize) -> Salt {
-        Salt { salt1: be32(bytes, at), salt2: be32(bytes, at + 4) }
-    }
-}
-
-fn be32(bytes: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-}
-
-fn put_be32(out: &mut [u8], at: usize, value: u32) {
-    out[at..at + 4].copy_from_slice(&value.to_be_bytes());
-}
-
-/// True for the page sizes a WAL may carry: powers of two in 512..=65536.
-pub fn valid_page_size(page_size: u32) -> bool {
-    page_size.is_power_of_two() && (MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&page_size)
 }
 
 /// Bytes of one frame: header and page.
@@ -393,50 +431,59 @@ impl WalHeader {
     /// # Panics
     /// If the page size is not valid (a caller bug).
     pub fn encode(&self) -> [u8; WAL_HEADER_LEN] {
+        zerocopy::transmute!(self.layout())
+    }
+
+    /// The header's layout, its checksum computed.
+    fn layout(&self) -> WalHeaderLayout {
         assert!(valid_page_size(self.page_size), "WAL page size {}", self.page_size);
-        let mut out = [0; WAL_HEADER_LEN];
-        put_be32(&mut out, OFF_MAGIC, self.order.magic());
-        put_be32(&mut out, OFF_VERSION, WAL_VERSION);
-        put_be32(&mut out, OFF_PAGE_SIZE, self.page_size);
-        put_be32(&mut out, OFF_CKPT_SEQ, self.checkpoint_seq);
-        out[OFF_SALT..OFF_SALT + 8].copy_from_slice(&self.salt.to_bytes());
-        let sum = Checksum::ZERO.extend(self.order, &out[..HEADER_CHECKSUMMED_LEN]);
-        out[OFF_HDR_CKSUM..].copy_from_slice(&sum.to_be_bytes());
-        out
+        let mut raw = WalHeaderLayout {
+            magic: U32::new(self.order.magic()),
+            version: U32::new(WAL_VERSION),
+            page_size: U32::new(self.page_size),
+            checkpoint_seq: U32::new(self.checkpoint_seq),
+            salt: self.salt.into(),
+            checksum: Checksum::ZERO.into(),
+        };
+        let sum = Checksum::ZERO.extend(self.order, &raw.as_bytes()[..HEADER_CHECKSUMMED_LEN]);
+        raw.checksum = sum.into();
+        raw
     }
 
     /// The header's checksum: the seed of frame 1's.
+    ///
+    /// # Panics
+    /// If the page size is not valid (a caller bug).
     pub fn checksum(&self) -> Checksum {
-        let bytes = self.encode();
-        Checksum::from_be_at(&bytes, OFF_HDR_CKSUM)
+        Checksum::from(&self.layout().checksum)
     }
 
     /// Decodes and verifies a header as SQLite's recovery does: magic and page size first
     /// (no checksum involved), then the checksum, then the version.
     pub fn decode(bytes: &[u8]) -> Result<WalHeader, HeaderInvalid> {
-        let Some(bytes) = bytes.get(..WAL_HEADER_LEN) else {
+        let Ok((raw, _)) = WalHeaderLayout::ref_from_prefix(bytes) else {
             return Err(HeaderInvalid::TooShort { size: bytes.len() as u64 });
         };
-        let magic = be32(bytes, OFF_MAGIC);
+        let magic = raw.magic.get();
         let order = ByteOrder::from_magic(magic).ok_or(HeaderInvalid::BadMagic(magic))?;
-        let page_size = be32(bytes, OFF_PAGE_SIZE);
+        let page_size = raw.page_size.get();
         if !valid_page_size(page_size) {
             return Err(HeaderInvalid::BadPageSize(page_size));
         }
-        let stored = Checksum::from_be_at(bytes, OFF_HDR_CKSUM);
-        let computed = Checksum::ZERO.extend(order, &bytes[..HEADER_CHECKSUMMED_LEN]);
+        let stored = Checksum::from(&raw.checksum);
+        let computed = Checksum::ZERO.extend(order, &raw.as_bytes()[..HEADER_CHECKSUMMED_LEN]);
         if stored != computed {
             return Err(HeaderInvalid::BadChecksum { stored, computed });
         }
-        let version = be32(bytes, OFF_VERSION);
+        let version = raw.version.get();
         if version != WAL_VERSION {
             return Err(HeaderInvalid::UnsupportedVersion(version));
         }
         Ok(WalHeader {
             order,
             page_size,
-            checkpoint_seq: be32(bytes, OFF_CKPT_SEQ),
-            salt: Salt::from_be_at(bytes, OFF_SALT),
+            checkpoint_seq: raw.checkpoint_seq.get(),
+            salt: raw.salt.into(),
         })
     }
 }
@@ -462,23 +509,34 @@ impl FrameHeader {
 
     /// The 24 bytes of the header.
     pub fn encode(&self) -> [u8; FRAME_HEADER_LEN] {
-        let mut out = [0; FRAME_HEADER_LEN];
-        put_be32(&mut out, OFF_PAGE_NO, self.page_no);
-        put_be32(&mut out, OFF_COMMIT, self.commit_size);
-        out[OFF_FRAME_SALT..OFF_FRAME_SALT + 8].copy_from_slice(&self.salt.to_bytes());
-        out[OFF_FRAME_CKSUM..].copy_from_slice(&self.checksum.to_be_bytes());
-        out
+        zerocopy::transmute!(self.layout())
+    }
+
+    fn layout(&self) -> FrameHeaderLayout {
+        FrameHeaderLayout {
+            page_no: U32::new(self.page_no),
+            commit_size: U32::new(self.commit_size),
+            salt: self.salt.into(),
+            checksum: self.checksum.into(),
+        }
     }
 
     /// The fields of a frame header, unchecked; `None` if fewer than 24 bytes.
     pub fn decode(bytes: &[u8]) -> Option<FrameHeader> {
-        let bytes = bytes.get(..FRAME_HEADER_LEN)?;
-        Some(FrameHeader {
-            page_no: be32(bytes, OFF_PAGE_NO),
-            commit_size: be32(bytes, OFF_COMMIT),
-            salt: Salt::from_be_at(bytes, OFF_FRAME_SALT),
-            checksum: Checksum::from_be_at(bytes, OFF_FRAME_CKSUM),
-        })
+        let (raw, _) = FrameHeaderLayout::ref_from_prefix(bytes).ok()?;
+        Some(FrameHeader::from(raw))
+    }
+}
+
+impl From<&FrameHeaderLayout> for FrameHeader {
+    #[inline]
+    fn from(raw: &FrameHeaderLayout) -> Self {
+        FrameHeader {
+            page_no: raw.page_no.get(),
+            commit_size: raw.commit_size.get(),
+            salt: raw.salt.into(),
+            checksum: Checksum::from(&raw.checksum),
+        }
     }
 }
 
@@ -552,18 +610,18 @@ pub fn decode_frame<'a>(
     let Some(bytes) = bytes.get(..needed) else {
         return Err(FrameInvalid::Short { len: bytes.len(), needed });
     };
-    let Some(fh) = FrameHeader::decode(bytes) else {
+    let Ok((raw, page)) = FrameHeaderLayout::ref_from_prefix(bytes) else {
         return Err(FrameInvalid::Short { len: bytes.len(), needed });
     };
+    let fh = FrameHeader::from(raw);
     if fh.salt != header.salt {
         return Err(FrameInvalid::SaltMismatch { found: fh.salt, expected: header.salt });
     }
     if fh.page_no == 0 {
         return Err(FrameInvalid::PageZero);
     }
-    let page = &bytes[FRAME_HEADER_LEN..];
-    let computed =
-        prev.extend(header.order, &bytes[..FRAME_CHECKSUMMED_LEN]).extend(header.order, page);
+    let covered = &raw.as_bytes()[..FRAME_CHECKSUMMED_LEN];
+    let computed = prev.extend(header.order, covered).extend(header.order, page);
     if computed != fh.checksum {
         return Err(FrameInvalid::BadChecksum { stored: fh.checksum, computed });
     }
@@ -609,15 +667,19 @@ impl FrameEncoder {
         assert!(page_no > 0, "frame for page 0");
         assert_eq!(page.len(), self.header.page_size as usize, "page image size");
         assert_eq!(out.len(), FRAME_HEADER_LEN + page.len(), "frame buffer size");
-        let mut fh =
+        let fh =
             FrameHeader { page_no, commit_size, salt: self.header.salt, checksum: Checksum::ZERO };
-        let covered = fh.encode();
+        let mut raw = fh.layout();
         let order = self.header.order;
-        fh.checksum =
-            self.running.extend(order, &covered[..FRAME_CHECKSUMMED_LEN]).extend(order, page);
-        out[..FRAME_HEADER_LEN].copy_from_slice(&fh.encode());
-        out[FRAME_HEADER_LEN..].copy_from_slice(page);
-        self.running = fh.checksum;
+        let sum = self
+            .running
+            .extend(order, &raw.as_bytes()[..FRAME_CHECKSUMMED_LEN])
+            .extend(order, page);
+        raw.checksum = sum.into();
+        let (head, image) = out.split_at_mut(FRAME_HEADER_LEN);
+        head.copy_from_slice(raw.as_bytes());
+        image.copy_from_slice(page);
+        self.running = sum;
     }
 
     /// [`FrameEncoder::encode`] into a new buffer.

@@ -27,14 +27,23 @@
 //!  40 aCksum[2]: walChecksumBytes in native word order over bytes 0..40, seed (0, 0)
 //! ```
 //!
+//! The layout of the header copies and the checkpoint info is declared once, as `#[repr(C)]`
+//! zerocopy structs of native-endian integers (`Region0Head`, `IndexHeaderLayout`,
+//! `CkptInfoLayout`); the offsets above come from them. Shared memory is never viewed as those
+//! structs: a header copy's bytes are copied out word by word with atomic loads and the copy is
+//! parsed; the checkpoint info is loaded and stored a field (one word) at a time.
+//!
 //! A hash slot holds `k`, the 1-based index of a frame within its region (0: empty); the frame
 //! is `iZero + k` and its page is `aPgno[k - 1]`. Slots are keyed by `(page * 383) & 8191` with
 //! linear probing.
 
-use crate::format::{ByteOrder, Checksum, Salt, WAL_VERSION};
+use crate::format::{ByteOrder, Checksum, Salt, SaltLayout, WAL_VERSION};
 use crate::{Error, IndexCorruption, Result};
+use core::mem::{offset_of, size_of};
 use folio_vfs::sync::atomic::Ordering;
-use folio_vfs::ShmRegion;
+use folio_vfs::{ShmRegion, SHM_NLOCK};
+use zerocopy::native_endian::{U16, U32};
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 /// Bytes of one wal-index region (`WALINDEX_PGSZ`).
 pub const REGION_SIZE: usize = folio_vfs::SHM_REGION_SIZE;
@@ -45,11 +54,11 @@ pub const HASHTABLE_NSLOT: usize = 2 * HASHTABLE_NPAGE as usize;
 /// The hash multiplier (`HASHTABLE_HASH_1`).
 pub const HASHTABLE_HASH_1: u32 = 383;
 /// Bytes of one `WalIndexHdr` copy.
-pub const HEADER_COPY_LEN: usize = 48;
+pub const HEADER_COPY_LEN: usize = size_of::<IndexHeaderLayout>();
 /// Bytes of a header copy its checksum covers.
-pub const HEADER_CHECKSUMMED_LEN: usize = 40;
+pub const HEADER_CHECKSUMMED_LEN: usize = offset_of!(IndexHeaderLayout, checksum);
 /// Bytes at the start of region 0 before its page-number array (`WALINDEX_HDR_SIZE`).
-pub const INDEX_HEADER_LEN: usize = 136;
+pub const INDEX_HEADER_LEN: usize = size_of::<Region0Head>();
 /// Frames indexed by region 0 (`HASHTABLE_NPAGE_ONE`).
 pub const HASHTABLE_NPAGE_ONE: u32 = HASHTABLE_NPAGE - (INDEX_HEADER_LEN / 4) as u32;
 /// Offset of the hash slots in every region.
@@ -60,49 +69,80 @@ pub const N_READ_MARKS: usize = 5;
 pub const READMARK_NOT_USED: u32 = 0xffff_ffff;
 
 /// Offset of header copy 1.
-pub const OFF_HEADER_COPY_1: usize = 0;
+pub const OFF_HEADER_COPY_1: usize = offset_of!(Region0Head, copy1);
 /// Offset of header copy 2.
-pub const OFF_HEADER_COPY_2: usize = OFF_HEADER_COPY_1 + HEADER_COPY_LEN;
+pub const OFF_HEADER_COPY_2: usize = offset_of!(Region0Head, copy2);
 /// Offset of `WalCkptInfo.nBackfill`.
-pub const OFF_N_BACKFILL: usize = OFF_HEADER_COPY_2 + HEADER_COPY_LEN;
+pub const OFF_N_BACKFILL: usize = offset_of!(Region0Head, ckpt.n_backfill);
 /// Offset of `WalCkptInfo.aReadMark[0]`.
-pub const OFF_READ_MARKS: usize = OFF_N_BACKFILL + 4;
+pub const OFF_READ_MARKS: usize = offset_of!(Region0Head, ckpt.read_marks);
 /// Offset of the eight lock bytes (`WALINDEX_LOCK_OFFSET`), never read or written as data.
-pub const OFF_LOCKS: usize = OFF_READ_MARKS + 4 * N_READ_MARKS;
+pub const OFF_LOCKS: usize = offset_of!(Region0Head, ckpt.locks);
 /// Offset of `WalCkptInfo.nBackfillAttempted`.
-pub const OFF_N_BACKFILL_ATTEMPTED: usize = OFF_LOCKS + folio_vfs::SHM_NLOCK;
+pub const OFF_N_BACKFILL_ATTEMPTED: usize = offset_of!(Region0Head, ckpt.n_backfill_attempted);
 /// Offset of `WalCkptInfo.notUsed0`.
-pub const OFF_NOT_USED0: usize = OFF_N_BACKFILL_ATTEMPTED + 4;
+pub const OFF_NOT_USED0: usize = offset_of!(Region0Head, ckpt.not_used0);
 
+/// The start of region 0 as SQLite lays it out: the two header copies, then the checkpoint
+/// info. Every field is in the host's byte order (but the salts, see [`IndexHeaderLayout`]).
+///
+/// This type declares the layout only; shared memory is never viewed as it. The bytes are
+/// copied out through [`ShmRegion`]'s atomic accessors (and in the same way back), and the
+/// copy is what gets parsed.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+struct Region0Head {
+    copy1: IndexHeaderLayout,
+    copy2: IndexHeaderLayout,
+    ckpt: CkptInfoLayout,
+}
+
+/// One copy of `WalIndexHdr`.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+struct IndexHeaderLayout {
+    version: U32,
+    unused: U32,
+    change: U32,
+    is_init: u8,
+    big_end_cksum: u8,
+    sz_page: U16,
+    max_frame: U32,
+    n_page: U32,
+    frame_checksum: [U32; 2],
+    /// The WAL header's salt bytes as they are: big-endian, unlike everything else here.
+    salt: SaltLayout,
+    checksum: [U32; 2],
+}
+
+/// `WalCkptInfo`.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+struct CkptInfoLayout {
+    n_backfill: U32,
+    read_marks: [U32; N_READ_MARKS],
+    /// The slot lock bytes: their byte ranges are locked, the bytes never read or written.
+    locks: [u8; SHM_NLOCK],
+    n_backfill_attempted: U32,
+    not_used0: U32,
+}
+
+const _: () = assert!(size_of::<IndexHeaderLayout>() == 48);
+const _: () = assert!(offset_of!(IndexHeaderLayout, is_init) == 12);
+const _: () = assert!(offset_of!(IndexHeaderLayout, sz_page) == 14);
+const _: () = assert!(offset_of!(IndexHeaderLayout, salt) == 32);
+const _: () = assert!(HEADER_CHECKSUMMED_LEN == 40);
+const _: () = assert!(size_of::<CkptInfoLayout>() == 40);
+const _: () = assert!(size_of::<Region0Head>() == 136);
+const _: () = assert!(offset_of!(CkptInfoLayout, n_backfill_attempted) == 32);
 const _: () = assert!(REGION_SIZE == HASH_TABLE_OFFSET + 2 * HASHTABLE_NSLOT);
 const _: () = assert!(OFF_NOT_USED0 + 4 == INDEX_HEADER_LEN);
 const _: () = assert!(OFF_LOCKS as u64 == folio_vfs::shm::SHM_LOCK_BASE);
 const _: () = assert!(HASHTABLE_NPAGE_ONE == 4062);
 const _: () = assert!(OFF_N_BACKFILL == 96 && OFF_N_BACKFILL_ATTEMPTED == 128);
-
-// Offsets within a header copy.
-const H_VERSION: usize = 0;
-const H_UNUSED: usize = 4;
-const H_CHANGE: usize = 8;
-const H_IS_INIT: usize = 12;
-const H_BIG_END: usize = 13;
-const H_SZ_PAGE: usize = 14;
-const H_MX_FRAME: usize = 16;
-const H_N_PAGE: usize = 20;
-const H_FRAME_CKSUM: usize = 24;
-const H_SALT: usize = 32;
-const H_CKSUM: usize = 40;
-const _: () = assert!(H_CKSUM == HEADER_CHECKSUMMED_LEN && H_CKSUM + 8 == HEADER_COPY_LEN);
+const _: () = assert!(OFF_READ_MARKS == 100 && OFF_LOCKS == 120);
 
 const RELAXED: Ordering = Ordering::Relaxed;
-
-fn ne32(bytes: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-}
-
-fn put_ne32(out: &mut [u8], at: usize, value: u32) {
-    out[at..at + 4].copy_from_slice(&value.to_ne_bytes());
-}
 
 /// One copy of the wal-index header (`WalIndexHdr`), field for field, so that any 48 bytes
 /// decode and encode back to themselves.
@@ -132,6 +172,41 @@ pub struct IndexHeader {
     pub checksum: Checksum,
 }
 
+impl From<&IndexHeaderLayout> for IndexHeader {
+    #[inline]
+    fn from(raw: &IndexHeaderLayout) -> Self {
+        let pair = |[s0, s1]: [U32; 2]| Checksum { s0: s0.get(), s1: s1.get() };
+        IndexHeader {
+            version: raw.version.get(),
+            unused: raw.unused.get(),
+            change: raw.change.get(),
+            is_init: raw.is_init,
+            big_end_cksum: raw.big_end_cksum,
+            sz_page: raw.sz_page.get(),
+            max_frame: raw.max_frame.get(),
+            n_page: raw.n_page.get(),
+            frame_checksum: pair(raw.frame_checksum),
+            salt: raw.salt.into(),
+            checksum: pair(raw.checksum),
+        }
+    }
+}
+
+impl IndexHeaderLayout {
+    /// The checksum of bytes 0..40 in native word order, seed (0, 0).
+    #[inline]
+    fn computed_checksum(&self) -> Checksum {
+        Checksum::ZERO.extend(ByteOrder::native(), &self.as_bytes()[..HEADER_CHECKSUMMED_LEN])
+    }
+
+    /// Copies one header copy out of region 0 (word by word, relaxed).
+    fn load(region0: &ShmRegion, copy: HeaderCopy) -> IndexHeaderLayout {
+        let mut raw = IndexHeaderLayout::new_zeroed();
+        region0.copy_out(copy.offset(), raw.as_mut_bytes(), RELAXED);
+        raw
+    }
+}
+
 /// `szPage` for a page size: `(size & 0xff00) | (size >> 16)`, so 65536 is 1.
 pub fn encode_page_size(page_size: u32) -> u16 {
     ((page_size & 0xff00) | (page_size >> 16)) as u16
@@ -145,48 +220,35 @@ pub fn decode_page_size(sz_page: u16) -> u32 {
 impl IndexHeader {
     /// The 48 bytes of a copy, as they lie in shared memory on this host.
     pub fn to_bytes(&self) -> [u8; HEADER_COPY_LEN] {
-        let mut out = [0; HEADER_COPY_LEN];
-        put_ne32(&mut out, H_VERSION, self.version);
-        put_ne32(&mut out, H_UNUSED, self.unused);
-        put_ne32(&mut out, H_CHANGE, self.change);
-        out[H_IS_INIT] = self.is_init;
-        out[H_BIG_END] = self.big_end_cksum;
-        out[H_SZ_PAGE..H_SZ_PAGE + 2].copy_from_slice(&self.sz_page.to_ne_bytes());
-        put_ne32(&mut out, H_MX_FRAME, self.max_frame);
-        put_ne32(&mut out, H_N_PAGE, self.n_page);
-        put_ne32(&mut out, H_FRAME_CKSUM, self.frame_checksum.s0);
-        put_ne32(&mut out, H_FRAME_CKSUM + 4, self.frame_checksum.s1);
-        out[H_SALT..H_SALT + 8].copy_from_slice(&self.salt.to_bytes());
-        put_ne32(&mut out, H_CKSUM, self.checksum.s0);
-        put_ne32(&mut out, H_CKSUM + 4, self.checksum.s1);
-        out
+        zerocopy::transmute!(self.layout())
     }
 
     /// The header in 48 bytes of shared memory on this host.
     pub fn from_bytes(bytes: &[u8; HEADER_COPY_LEN]) -> IndexHeader {
-        let mut salt = [0; 8];
-        salt.copy_from_slice(&bytes[H_SALT..H_SALT + 8]);
-        IndexHeader {
-            version: ne32(bytes, H_VERSION),
-            unused: ne32(bytes, H_UNUSED),
-            change: ne32(bytes, H_CHANGE),
-            is_init: bytes[H_IS_INIT],
-            big_end_cksum: bytes[H_BIG_END],
-            sz_page: u16::from_ne_bytes([bytes[H_SZ_PAGE], bytes[H_SZ_PAGE + 1]]),
-            max_frame: ne32(bytes, H_MX_FRAME),
-            n_page: ne32(bytes, H_N_PAGE),
-            frame_checksum: Checksum {
-                s0: ne32(bytes, H_FRAME_CKSUM),
-                s1: ne32(bytes, H_FRAME_CKSUM + 4),
-            },
-            salt: Salt::from_bytes(salt),
-            checksum: Checksum { s0: ne32(bytes, H_CKSUM), s1: ne32(bytes, H_CKSUM + 4) },
+        let raw: &IndexHeaderLayout = zerocopy::transmute_ref!(bytes);
+        IndexHeader::from(raw)
+    }
+
+    fn layout(&self) -> IndexHeaderLayout {
+        let pair = |sum: Checksum| [U32::new(sum.s0), U32::new(sum.s1)];
+        IndexHeaderLayout {
+            version: U32::new(self.version),
+            unused: U32::new(self.unused),
+            change: U32::new(self.change),
+            is_init: self.is_init,
+            big_end_cksum: self.big_end_cksum,
+            sz_page: U16::new(self.sz_page),
+            max_frame: U32::new(self.max_frame),
+            n_page: U32::new(self.n_page),
+            frame_checksum: pair(self.frame_checksum),
+            salt: self.salt.into(),
+            checksum: pair(self.checksum),
         }
     }
 
     /// The checksum bytes 0..40 should carry (native word order, seed (0, 0)).
     pub fn computed_checksum(&self) -> Checksum {
-        Checksum::ZERO.extend(ByteOrder::native(), &self.to_bytes()[..HEADER_CHECKSUMMED_LEN])
+        self.layout().computed_checksum()
     }
 
     /// True if the stored checksum is the computed one.
@@ -258,23 +320,22 @@ impl HeaderCopy {
 
 /// Reads one header copy from region 0 (word by word, relaxed).
 pub fn load_header_copy(region0: &ShmRegion, copy: HeaderCopy) -> IndexHeader {
-    let mut bytes = [0u8; HEADER_COPY_LEN];
-    region0.copy_out(copy.offset(), &mut bytes, RELAXED);
-    IndexHeader::from_bytes(&bytes)
+    IndexHeader::from(&IndexHeaderLayout::load(region0, copy))
 }
 
 /// Writes one header copy into region 0 as given (word by word, relaxed).
 pub fn store_header_copy(region0: &ShmRegion, copy: HeaderCopy, header: &IndexHeader) {
-    region0.copy_in(copy.offset(), &header.to_bytes(), RELAXED);
+    region0.copy_in(copy.offset(), header.layout().as_bytes(), RELAXED);
 }
 
 /// Publishes `header` (`walIndexWriteHdr`): seals it ([`IndexHeader::sealed`]), writes copy 2,
 /// runs `barrier`, writes copy 1. Returns the sealed header.
 pub fn publish_header(region0: &ShmRegion, header: IndexHeader, barrier: &dyn Fn()) -> IndexHeader {
     let sealed = header.sealed();
-    store_header_copy(region0, HeaderCopy::Second, &sealed);
+    let raw = sealed.layout();
+    region0.copy_in(HeaderCopy::Second.offset(), raw.as_bytes(), RELAXED);
     barrier();
-    store_header_copy(region0, HeaderCopy::First, &sealed);
+    region0.copy_in(HeaderCopy::First.offset(), raw.as_bytes(), RELAXED);
     sealed
 }
 
@@ -307,16 +368,17 @@ pub fn read_header(
     region0: &ShmRegion,
     barrier: &dyn Fn(),
 ) -> std::result::Result<IndexHeader, HeaderUnusable> {
-    let first = load_header_copy(region0, HeaderCopy::First);
+    let first_raw = IndexHeaderLayout::load(region0, HeaderCopy::First);
     barrier();
-    let second = load_header_copy(region0, HeaderCopy::Second);
-    if first.to_bytes() != second.to_bytes() {
-        return Err(HeaderUnusable::CopiesDiffer { first, second });
+    let second_raw = IndexHeaderLayout::load(region0, HeaderCopy::Second);
+    let first = IndexHeader::from(&first_raw);
+    if first_raw.as_bytes() != second_raw.as_bytes() {
+        return Err(HeaderUnusable::CopiesDiffer { first, second: IndexHeader::from(&second_raw) });
     }
     if first.is_init == 0 {
         return Err(HeaderUnusable::NotInitialized);
     }
-    let computed = first.computed_checksum();
+    let computed = first_raw.computed_checksum();
     if computed != first.checksum {
         return Err(HeaderUnusable::BadChecksum { stored: first.checksum, computed });
     }
@@ -338,6 +400,9 @@ pub struct CkptInfo {
 
 impl CkptInfo {
     /// Loads every field (each an independent relaxed load: not a consistent snapshot).
+    ///
+    /// Each field is one word, loaded at its offset in `CkptInfoLayout`; the lock bytes
+    /// between the read marks and `nBackfillAttempted` are skipped.
     pub fn load(region0: &ShmRegion) -> CkptInfo {
         let mut read_marks = [0; N_READ_MARKS];
         for (i, mark) in read_marks.iter_mut().enumerate() {
