@@ -24,7 +24,7 @@ pub(crate) struct Shared {
     pub(crate) work: Condvar,
     /// Wakes callers: room in the queue, operations retired, halt-mode changes.
     pub(crate) progress: Condvar,
-    /// [`HaltMode::Now`] is in force: the writer stops between two operations of a batch.
+    /// [`crate::HaltMode::Now`] is in force: the writer stops between two operations of a batch.
     pub(crate) halt_now: AtomicBool,
     /// The artificial delay before each operation, in microseconds.
     pub(crate) delay_us: AtomicU64,
@@ -32,6 +32,7 @@ pub(crate) struct Shared {
     pub(crate) locks: Mutex<HashMap<PathBuf, Arc<InodeLocks>>>,
 }
 
+/// An [`Error::Misuse`] that names no file: a wait that the queue's state can never satisfy.
 pub(crate) fn misuse(what: impl Into<String>) -> Error {
     Error::Misuse { path: PathBuf::new(), what: what.into() }
 }
