@@ -10,6 +10,11 @@
 //!   that overlaps a queued write (the read takes the queue's lock and overlays the queue).
 //!
 //! Run: `cargo bench -p folio-asyncio --bench queue`.
+//!
+//! Measured when written (2 cores shared with other builds, so ±20% between runs of the same
+//! code): `small_writes` 0.6 ms, `two_writers` 1.1 ms, `read_hit` 0.3 µs with std's mutex and
+//! condition variable; parking_lot's took 0.63 of the time on `small_writes` and was within the
+//! noise on the other two.
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
