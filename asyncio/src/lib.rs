@@ -125,7 +125,9 @@
 #![forbid(unsafe_code)]
 
 mod file;
+mod handle;
 mod queue;
+mod shared;
 mod sticky;
 mod vfs;
 mod writer;

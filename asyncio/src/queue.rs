@@ -1,23 +1,20 @@
 //! The queue state: the FIFO of operations, sequence numbers, the bound's accounting, the
 //! durability bookkeeping, poisoning, and the read-through replay (what a read, a size or an
 //! existence check sees with the queue applied). Everything here runs under the one queue
-//! mutex ([`crate::vfs::Shared`]); nothing here calls the parent VFS.
+//! mutex ([`crate::shared::Shared`]); nothing here calls the parent VFS.
 //!
 //! Files are known by *incarnation* ([`FileId`]): handles opened on the same canonical path
 //! share one while its name lives; a queued delete (or delete-on-close close) ends it, and the
 //! next open of the path starts a new one. Reads overlay only operations of their own
 //! incarnation, so a journal deleted and created again never shows its old bytes.
 
-use crate::file::HandleCore;
+use crate::handle::{FileId, HandleCore};
 use crate::sticky::Sticky;
 use crate::{HaltMode, Options, Seq, Stats};
 use folio_vfs::sync::Arc;
 use folio_vfs::{LockLevel, OpenFlags, ReadOutcome, SyncFlags};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
-
-/// One incarnation of a file.
-pub(crate) type FileId = u64;
 
 /// The largest write a merge may build: merging stops paying long before this.
 const MAX_MERGED_WRITE: usize = 1 << 20;

@@ -1,39 +1,18 @@
 //! [`AsyncVfs`]: the `Vfs` face of the queue (open, delete, access see queued name
-//! operations), its control API (halt, delay, flush, barrier, durability, stats, shutdown), and
-//! [`Shared`], the state the files and the writer thread share.
+//! operations) and its control API (halt, delay, flush, barrier, durability, stats, shutdown).
 
-use crate::file::{AsyncFile, HandleCore};
+use crate::file::AsyncFile;
+use crate::handle::HandleCore;
 use crate::queue::{OpKind, State};
-use crate::{writer, HaltMode, Options, Seq, Stats, WhenFull, MAX_DELAY};
-use folio_vfs::lock::InodeLocks;
+use crate::shared::{misuse, ParentVfs, Shared};
+use crate::{writer, HaltMode, Options, Seq, Stats, MAX_DELAY};
 use folio_vfs::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use folio_vfs::sync::{thread, Arc, Condvar, Mutex, MutexGuard};
+use folio_vfs::sync::{thread, Arc, Condvar, Mutex};
 use folio_vfs::{AccessCheck, Error, FileKind, Op, OpenFlags, Result, Vfs, VfsFile};
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// The parent VFS. A plain `std` `Arc`: the caller hands it over as one, it is only ever
-/// cloned and read, and loom cannot hold an unsized value in its own `Arc`.
-pub(crate) type ParentVfs = std::sync::Arc<dyn Vfs>;
-
-/// What the files, the `AsyncVfs` and the writer thread share.
-pub(crate) struct Shared {
-    pub(crate) parent: ParentVfs,
-    pub(crate) options: Options,
-    pub(crate) state: Mutex<State>,
-    /// Wakes the writer: work, a halt-mode change, shutdown.
-    pub(crate) work: Condvar,
-    /// Wakes callers: room in the queue, operations retired, halt-mode changes.
-    pub(crate) progress: Condvar,
-    /// [`HaltMode::Now`] is in force: the writer stops between two operations of a batch.
-    pub(crate) halt_now: AtomicBool,
-    /// The artificial delay before each operation, in microseconds.
-    pub(crate) delay_us: AtomicU64,
-    /// Without lock files: the in-process lock table, by canonical path.
-    pub(crate) locks: Mutex<HashMap<PathBuf, Arc<InodeLocks>>>,
-}
 
 /// The asynchronous write-queue VFS: see the crate docs.
 pub struct AsyncVfs {
@@ -53,88 +32,6 @@ impl std::fmt::Debug for AsyncVfs {
 
 /// `ENOENT`, the same number on every Unix (the `Vfs::delete` contract names it).
 const ENOENT: i32 = 2;
-
-fn misuse(rule: folio_vfs::Misuse) -> Error {
-    Error::misuse(PathBuf::new(), rule)
-}
-
-impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock()
-    }
-
-    /// Waits (or fails) until a counted operation of `bytes` fits. `op` and `path` name the
-    /// request in a Busy error.
-    pub(crate) fn admit<'a>(
-        &'a self,
-        mut st: MutexGuard<'a, State>,
-        bytes: usize,
-        op: Op,
-        path: &Path,
-    ) -> Result<MutexGuard<'a, State>> {
-        while !st.writer_gone && !st.fits(bytes, &self.options) {
-            if self.options.when_full == WhenFull::Busy || st.stalled() {
-                st.stats.n_busy += 1;
-                let room = folio_vfs::Lock::QueueRoom { halted: st.stalled() };
-                return Err(Error::busy(op, path, room));
-            }
-            st.stats.n_waits += 1;
-            st = self.progress.wait(st);
-        }
-        Ok(st)
-    }
-
-    /// Waits until `done(state)` holds; fails with what `failed(state)` returns, or when the
-    /// writer is halted and the condition does not hold.
-    fn wait_for(
-        &self,
-        what: &'static str,
-        done: impl Fn(&State) -> bool,
-        failed: impl Fn(&State) -> Option<Error>,
-    ) -> Result<()> {
-        let mut st = self.lock();
-        loop {
-            if let Some(error) = failed(&st) {
-                return Err(error);
-            }
-            if done(&st) {
-                return Ok(());
-            }
-            if st.stalled() {
-                return Err(misuse(folio_vfs::Misuse::WriterHalted {
-                    waiting: what,
-                    queued: st.queue.len(),
-                }));
-            }
-            st = self.progress.wait(st);
-        }
-    }
-
-    /// Waits until every operation up to `target` has left the queue; fails if one of those
-    /// after `after` failed (on `file`, if given).
-    pub(crate) fn wait_done(
-        &self,
-        what: &'static str,
-        after: Seq,
-        target: Seq,
-        file: Option<u64>,
-    ) -> Result<()> {
-        self.wait_for(
-            what,
-            |st| st.done_seq >= target,
-            |st| {
-                (st.done_seq >= target)
-                    .then(|| st.failure_between(after, target, file).map(|s| s.error()))
-                    .flatten()
-            },
-        )
-    }
-
-    /// The in-process lock entry of `canonical` (used without lock files).
-    pub(crate) fn inode_locks(&self, canonical: &Path) -> Arc<InodeLocks> {
-        self.locks.lock().entry(canonical.to_path_buf()).or_default().clone()
-    }
-}
 
 impl AsyncVfs {
     /// Wraps `parent` and starts the writer thread.
@@ -333,7 +230,15 @@ impl AsyncVfs {
                 // Re-read: the view may have changed while waiting for room.
                 let fresh = !matches!(st.name_view(&canonical), Some((true, _)));
                 let (id, file) = st.register_handle(&canonical, fresh);
-                let core = HandleCore::new(id, file, path, &canonical, flags, None, shared);
+                let core = HandleCore::new(
+                    id,
+                    file,
+                    path,
+                    &canonical,
+                    flags,
+                    None,
+                    shared.handle_locks(&canonical),
+                );
                 let op = OpKind::Open {
                     path: path.to_path_buf(),
                     canonical: canonical.clone(),
@@ -359,7 +264,15 @@ impl AsyncVfs {
         }
         let (id, file) = st.register_handle(&canonical, false);
         drop(st);
-        let core = HandleCore::new(id, file, path, &canonical, flags, Some(parent), shared);
+        let core = HandleCore::new(
+            id,
+            file,
+            path,
+            &canonical,
+            flags,
+            Some(parent),
+            shared.handle_locks(&canonical),
+        );
         Ok(Box::new(AsyncFile::new(Arc::clone(shared), core)))
     }
 }
@@ -384,8 +297,15 @@ impl Vfs for AsyncVfs {
                 let path = parent.path().to_path_buf();
                 let flags = flags.for_temp_file();
                 let (id, file) = self.shared.lock().register_handle(&path, true);
-                let core =
-                    HandleCore::new(id, file, &path, &path, flags, Some(parent), &self.shared);
+                let core = HandleCore::new(
+                    id,
+                    file,
+                    &path,
+                    &path,
+                    flags,
+                    Some(parent),
+                    self.shared.handle_locks(&path),
+                );
                 Ok(Box::new(AsyncFile::new(Arc::clone(&self.shared), core)))
             }
         }

@@ -3,9 +3,9 @@
 //! them on the parent without holding the queue, then retires them under one acquisition.
 //! The first failure ends the batch; [`crate::queue::State::retire`] drops what is behind it.
 
-use crate::file::HandleCore;
+use crate::handle::HandleCore;
 use crate::queue::OpKind;
-use crate::vfs::Shared;
+use crate::shared::Shared;
 use folio_vfs::sync::atomic::Ordering;
 use folio_vfs::sync::Arc;
 use folio_vfs::{Error, LockLevel, Op, Result};

@@ -1,13 +1,26 @@
 //! The concurrency facade every Folio crate imports instead of `std::sync`.
 //!
-//! Normally these are std's types; under `cfg(loom)` they are loom's, so a loom model explores
-//! the real protocol code (the in-process lock table, the shm lock slots, later the wal-index and
-//! the async write queue). A direct `std::sync` import elsewhere hides operations from loom.
+//! Normally [`RwLock`] is parking_lot's and the rest ([`Mutex`], [`Condvar`], [`Arc`],
+//! [`atomic`], [`thread`], [`cell`]) std's; under `cfg(loom)` they are all loom's, so a loom
+//! model explores the real protocol code (the in-process lock table, the shm lock slots, later
+//! the wal-index and the async write queue). A direct `std::sync` or `parking_lot` import
+//! elsewhere hides operations from loom.
 //!
 //! [`Mutex`], [`RwLock`] and [`Condvar`] are thin wrappers whose `lock`/`read`/`write`/`wait`
-//! return the guard directly: a panic while a lock is held already fails the test or aborts the
-//! operation, and every state these locks protect is re-validated by its users, so poisoning
-//! carries no information we act on.
+//! return the guard directly. std's and loom's locks poison, and the wrappers ignore it: a
+//! panic while a lock is held already fails the test or aborts the operation, and every state
+//! these locks protect is re-validated by its users, so poisoning carries no information we act
+//! on. parking_lot's do not poison.
+//!
+//! Which implementation serves each lock is measured on the lock-heavy paths (`cargo bench -p
+//! folio-vfs --bench locks`: the lock table and the shm slot locks; `cargo bench -p
+//! folio-asyncio --bench queue`: the async write queue). parking_lot's `Mutex` (with its
+//! `Condvar`) is faster uncontended (the lock table and the shm slots on the OS VFS, the
+//! queue's caller-writer hand-off: 0.6 to 0.8 of std's time) but slower with two threads
+//! contending for the lock table or the shm slots of one OS-VFS file (1.1 and 1.25 of std's
+//! time, in each of eight alternating runs), so [`Mutex`] and [`Condvar`] stay std's.
+//! parking_lot's `RwLock` is not slower on the path measured (the memory VFS's file bytes, read
+//! under the async queue's overlay).
 
 #[cfg(loom)]
 pub use loom::sync::atomic;
@@ -23,52 +36,76 @@ pub use std::sync::Arc;
 #[cfg(not(loom))]
 pub use std::{cell, thread};
 
+/// The implementation of [`Mutex`] and [`Condvar`].
 #[cfg(loom)]
-use loom::sync as imp;
+use loom::sync as mutex_imp;
 #[cfg(not(loom))]
-use std::sync as imp;
+use std::sync as mutex_imp;
+
+/// The implementation of [`RwLock`].
+#[cfg(loom)]
+use loom::sync as rwlock_imp;
+#[cfg(not(loom))]
+use parking_lot as rwlock_imp;
 
 /// Guard of a [`Mutex`].
-pub type MutexGuard<'a, T> = imp::MutexGuard<'a, T>;
+pub type MutexGuard<'a, T> = mutex_imp::MutexGuard<'a, T>;
 /// Shared guard of a [`RwLock`].
-pub type RwLockReadGuard<'a, T> = imp::RwLockReadGuard<'a, T>;
+pub type RwLockReadGuard<'a, T> = rwlock_imp::RwLockReadGuard<'a, T>;
 /// Exclusive guard of a [`RwLock`].
-pub type RwLockWriteGuard<'a, T> = imp::RwLockWriteGuard<'a, T>;
+pub type RwLockWriteGuard<'a, T> = rwlock_imp::RwLockWriteGuard<'a, T>;
+
+/// Takes the guard out of a std or loom lock result, whether the lock was poisoned or not.
+fn unpoison<G>(result: std::sync::LockResult<G>) -> G {
+    result.unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Takes the guard of an [`RwLock`]: parking_lot's is the guard itself.
+#[cfg(not(loom))]
+fn rw_guard<G>(guard: G) -> G {
+    guard
+}
+
+/// Takes the guard of an [`RwLock`]: loom's comes in a lock result.
+#[cfg(loom)]
+fn rw_guard<G>(result: std::sync::LockResult<G>) -> G {
+    unpoison(result)
+}
 
 /// A mutual-exclusion lock (std's or loom's) that ignores poisoning.
 #[derive(Debug, Default)]
-pub struct Mutex<T>(imp::Mutex<T>);
+pub struct Mutex<T>(mutex_imp::Mutex<T>);
 
 impl<T> Mutex<T> {
     /// Creates a new mutex holding `value`.
     pub fn new(value: T) -> Self {
-        Mutex(imp::Mutex::new(value))
+        Mutex(mutex_imp::Mutex::new(value))
     }
 
     /// Locks the mutex, blocking the current thread until it is free.
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        unpoison(self.0.lock())
     }
 }
 
-/// A reader-writer lock (std's or loom's) that ignores poisoning.
+/// A reader-writer lock (parking_lot's, or loom's ignoring poisoning).
 #[derive(Debug, Default)]
-pub struct RwLock<T>(imp::RwLock<T>);
+pub struct RwLock<T>(rwlock_imp::RwLock<T>);
 
 impl<T> RwLock<T> {
     /// Creates a new lock holding `value`.
     pub fn new(value: T) -> Self {
-        RwLock(imp::RwLock::new(value))
+        RwLock(rwlock_imp::RwLock::new(value))
     }
 
     /// Takes the lock shared.
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
-        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        rw_guard(self.0.read())
     }
 
     /// Takes the lock exclusively.
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
-        self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        rw_guard(self.0.write())
     }
 }
 
@@ -77,18 +114,18 @@ impl<T> RwLock<T> {
 /// Under loom a wait never times out, so the facade offers no timed wait: code that needs one
 /// (a timeout, a delay) must not rely on it for correctness.
 #[derive(Debug, Default)]
-pub struct Condvar(imp::Condvar);
+pub struct Condvar(mutex_imp::Condvar);
 
 impl Condvar {
     /// A condition variable no thread waits on.
     pub fn new() -> Self {
-        Condvar(imp::Condvar::new())
+        Condvar(mutex_imp::Condvar::new())
     }
 
     /// Releases `guard`'s mutex, blocks until notified (or spuriously woken), and locks it
     /// again. Callers re-check their condition in a loop.
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-        self.0.wait(guard).unwrap_or_else(std::sync::PoisonError::into_inner)
+        unpoison(self.0.wait(guard))
     }
 
     /// Wakes one waiting thread.
