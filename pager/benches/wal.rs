@@ -310,7 +310,7 @@ impl CommitBench {
 
     /// One measured commit, one raw append, one SQLite commit and one raw append with locks.
     fn iteration(&mut self) -> [Duration; 4] {
-        if self.commits % COMMITS_PER_LOG == 0 {
+        if self.commits.is_multiple_of(COMMITS_PER_LOG) {
             // Unmeasured: the checkpoints, and the commits that restart the logs. Each side's
             // log holds one frame per commit since the last restart, so every commit timed
             // wrote its page.
@@ -329,7 +329,7 @@ impl CommitBench {
         }
         self.commits += 1;
         // In alternating order: each side pays for the state the others leave equally often.
-        if self.commits % 2 == 0 {
+        if self.commits.is_multiple_of(2) {
             let raw = timed(|| self.raw_append());
             let locked = timed(|| self.raw_append_locked());
             let commit = timed(|| self.commit());
@@ -442,7 +442,7 @@ fn reads(c: &mut Criterion, results: &mut Vec<Series>) {
         reads += 1;
         let mut log_get = || timed(|| drop(black_box(from_log.get(page_no).unwrap())));
         let mut db_get = || timed(|| drop(black_box(from_db.get(page_no).unwrap())));
-        let (log, db) = if reads % 2 == 0 {
+        let (log, db) = if reads.is_multiple_of(2) {
             let db = db_get();
             (log_get(), db)
         } else {

@@ -526,7 +526,9 @@ impl OsFile {
                     io::ErrorKind::NotFound => CantOpenReason::NotFound,
                     io::ErrorKind::AlreadyExists => CantOpenReason::Exists,
                     io::ErrorKind::PermissionDenied => CantOpenReason::PermissionDenied,
-                    _ if Errno::from_io_error(&e) == Some(Errno::ISDIR) => CantOpenReason::IsDirectory,
+                    _ if Errno::from_io_error(&e) == Some(Errno::ISDIR) => {
+                        CantOpenReason::IsDirectory
+                    }
                     _ if flags.no_follow && Errno::from_io_error(&e) == Some(Errno::LOOP) => {
                         CantOpenReason::SymlinkNotFollowed
                     }

@@ -275,7 +275,11 @@ impl ShmRegion {
     /// Copies `out.len()` bytes from `offset` with atomic 32-bit loads (offset and length
     /// multiples of 4), in native byte order.
     pub fn copy_out(&self, offset: usize, out: &mut [u8], order: Ordering) {
-        assert!(out.len().is_multiple_of(4), "copy_out length {} is not a multiple of 4", out.len());
+        assert!(
+            out.len().is_multiple_of(4),
+            "copy_out length {} is not a multiple of 4",
+            out.len()
+        );
         for (i, chunk) in out.chunks_exact_mut(4).enumerate() {
             chunk.copy_from_slice(&self.load_u32(offset + 4 * i, order).to_ne_bytes());
         }
@@ -286,7 +290,11 @@ impl ShmRegion {
     /// # Panics
     /// As [`ShmRegion::store_u32`].
     pub fn copy_in(&self, offset: usize, bytes: &[u8], order: Ordering) {
-        assert!(bytes.len().is_multiple_of(4), "copy_in length {} is not a multiple of 4", bytes.len());
+        assert!(
+            bytes.len().is_multiple_of(4),
+            "copy_in length {} is not a multiple of 4",
+            bytes.len()
+        );
         for (i, chunk) in bytes.chunks_exact(4).enumerate() {
             let word = u32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
             self.store_u32(offset + 4 * i, word, order);

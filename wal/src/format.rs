@@ -197,7 +197,11 @@ impl Checksum {
     /// If `bytes.len()` is not a multiple of 8 (a caller bug: every checksummed range is).
     #[must_use]
     pub fn extend(self, order: ByteOrder, bytes: &[u8]) -> Checksum {
-        assert!(bytes.len() % 8 == 0, "checksummed length {} is not a multiple of 8", bytes.len());
+        assert!(
+            bytes.len().is_multiple_of(8),
+            "checksummed length {} is not a multiple of 8",
+            bytes.len()
+        );
         // A pair's two words from one 64-bit load.
         let pair = |p: &[u8]| [p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]];
         match order {

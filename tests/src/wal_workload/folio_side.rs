@@ -99,7 +99,7 @@ pub fn run_worker(args: &WorkerArgs) -> Result<Report, String> {
             let pause = worker.rng.below(args.pause_us);
             std::thread::sleep(Duration::from_micros(pause));
         }
-        if args.ckpt_every > 0 && ops % u64::from(args.ckpt_every) == 0 {
+        if args.ckpt_every > 0 && ops.is_multiple_of(u64::from(args.ckpt_every)) {
             let idx = (ops / u64::from(args.ckpt_every) - 1) as usize % args.ckpt_modes.len();
             worker.checkpoint(args.ckpt_modes[idx])?;
         }

@@ -399,7 +399,7 @@ fn sweep(case: Case, first_seed: u64, n_workloads: u64, tally: &mut Tally) {
             if index >= if kind == 0 { writes } else { syncs } {
                 continue;
             }
-            tally.count(crash_run(case, seed, n % CLI_EVERY == 0));
+            tally.count(crash_run(case, seed, n.is_multiple_of(CLI_EVERY)));
             n += 1;
         }
     }

@@ -207,11 +207,13 @@ impl ShmConn {
         match result {
             // A write lock on a descriptor open read-only: SQLite's unixShmSystemLock makes
             // every failure SQLITE_BUSY, and so do we (the slot table was left unchanged).
-            Err(e) if node.read_only && e.raw_os_error() == Some(Errno::BADF.raw_os_error()) => Err(Error::busy(
-                Op::ShmLock,
-                &node.path,
-                Lock::Shm { slot, n, kind, read_only: true },
-            )),
+            Err(e) if node.read_only && e.raw_os_error() == Some(Errno::BADF.raw_os_error()) => {
+                Err(Error::busy(
+                    Op::ShmLock,
+                    &node.path,
+                    Lock::Shm { slot, n, kind, read_only: true },
+                ))
+            }
             other => other,
         }
     }

@@ -58,7 +58,7 @@ impl Versions {
             run_sqlite3_cli(&path, &version_sql(version, page_size)).expect_ok();
             content.push(run_sqlite3_cli(&path, CONTENT_SQL).expect_ok().to_string());
             let bytes = std::fs::read(&path).expect("read the version sqlite3 wrote");
-            assert!(!bytes.is_empty() && bytes.len() % page_size as usize == 0);
+            assert!(!bytes.is_empty() && bytes.len().is_multiple_of(page_size as usize));
             pages.push(bytes.chunks(page_size as usize).map(<[u8]>::to_vec).collect());
         }
         Versions { page_size, pages, content }
