@@ -166,7 +166,7 @@ impl Default for PagerOptions {
 
 /// Checks a page size: a power of two in 512..=65536.
 pub fn check_page_size(page_size: u32) -> Result<u32> {
-    if page_size.is_power_of_two() && (512..=65536).contains(&page_size) {
+    if folio_vfs::format::valid_page_size(page_size) {
         Ok(page_size)
     } else {
         Err(Error::InvalidValue {

@@ -162,10 +162,7 @@ impl Pager {
         let sector_size = if device.contains(DeviceCharacteristics::POWERSAFE_OVERWRITE) {
             512
         } else {
-            match db.sector_size() {
-                s if s < 32 => 512,
-                s => s.min(65536),
-            }
+            folio_vfs::format::sector_size_in_use(db.sector_size())
         };
         let mut pager = Pager {
             journal_path: journal_path(&path),

@@ -35,6 +35,21 @@ pub const fn valid_sector_size(sector_size: u32) -> bool {
         && sector_size <= MAX_SECTOR_SIZE
 }
 
+/// The sector size SQLite works with for a file whose VFS reports `reported` (pager.c
+/// `sqlite3SectorSize`): below [`MIN_SECTOR_SIZE`] it is taken as 512, above
+/// [`MAX_SECTOR_SIZE`] capped to it. The rollback journal aligns its headers to it and a WAL
+/// commit pads its last frame to it (without powersafe overwrite).
+#[inline]
+pub const fn sector_size_in_use(reported: u32) -> u32 {
+    if reported < MIN_SECTOR_SIZE {
+        512
+    } else if reported > MAX_SECTOR_SIZE {
+        MAX_SECTOR_SIZE
+    } else {
+        reported
+    }
+}
+
 /// A file SQLite keeps beside a database, named by appending a suffix to the database's path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Sidecar {

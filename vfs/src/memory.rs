@@ -131,14 +131,15 @@ impl MemoryVfs {
 }
 
 impl MemoryVfsBuilder {
-    /// The sector size every file reports (a power of two from 512 to 65536).
+    /// The sector size every file reports: a power of two from 32 to 65536, what a journal
+    /// header may claim ([`crate::format::valid_sector_size`]).
     ///
     /// # Panics
     /// If `bytes` is not such a power of two.
     pub fn sector_size(mut self, bytes: u32) -> Self {
         assert!(
-            bytes.is_power_of_two() && (512..=65536).contains(&bytes),
-            "sector size {bytes} is not a power of two from 512 to 65536"
+            crate::format::valid_sector_size(bytes),
+            "sector size {bytes} is not a power of two from 32 to 65536"
         );
         self.sector_size = bytes;
         self

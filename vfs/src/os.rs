@@ -19,6 +19,8 @@ mod mmap;
 pub(crate) mod region;
 mod shm;
 
+use crate::error::CantOpenReason;
+use crate::format::Sidecar;
 use crate::lock::{InodeLocks, LockLevel};
 use crate::shm::{ShmLockKind, ShmRegion};
 use crate::sync::{Arc, Mutex};
@@ -252,18 +254,15 @@ impl Resolver<'_> {
     }
 }
 
-/// The database a journal or WAL belongs to: its path without the suffix.
+/// The database whose sidecar (journal or WAL) `path` is, by its name.
 fn database_of(path: &Path, kind: FileKind) -> Option<PathBuf> {
-    let suffix = match kind {
-        FileKind::MainJournal => "-journal",
-        FileKind::Wal => "-wal",
+    let sidecar = match kind {
+        FileKind::MainJournal => Sidecar::Journal,
+        FileKind::Wal => Sidecar::Wal,
         _ => return None,
     };
-    let s = path.to_str()?;
-    s.strip_suffix(suffix).map(PathBuf::from)
+    sidecar.database_of(path)
 }
-
-use crate::error::CantOpenReason;
 
 fn cant_open(path: &Path, reason: CantOpenReason, source: Option<io::Error>) -> Error {
     Error::cant_open(path, reason, source)

@@ -185,7 +185,7 @@ impl Wal {
         if !opts.powersafe_overwrite {
             device = device.without(DeviceCharacteristics::POWERSAFE_OVERWRITE);
         }
-        let sector_size = file.sector_size().clamp(512, 65536);
+        let sector_size = folio_vfs::format::sector_size_in_use(file.sector_size());
         Ok(Wal {
             vfs,
             db,

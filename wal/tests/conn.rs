@@ -1000,6 +1000,28 @@ fn a_commit_ending_on_a_sector_boundary_is_not_padded() {
 }
 
 #[test]
+fn commits_pad_to_the_sector_size_sqlite_uses_not_a_512_byte_floor() {
+    // SQLite pads to `sqlite3SectorSize`: a reported 64 stays 64, so 32 + 4 * 536 = 2176 =
+    // 34 * 64 ends on a boundary and is not padded (a 512-byte floor would add a frame).
+    let memory_db = |sector| {
+        let vfs = MemoryVfs::builder()
+            .sector_size(sector)
+            .device_characteristics(DeviceCharacteristics::NONE)
+            .build();
+        let rec = RecordingVfs::new(Arc::new(vfs));
+        (Db::on(Arc::new(rec.clone()), PathBuf::from("/disk/pad.db"), 512), rec)
+    };
+    let (db, rec) = memory_db(64);
+    let mut a = db.conn();
+    let io = commit_io(&db, &rec, &mut a, &[1, 2, 3, 4], 1);
+    assert_eq!(io, CommitIo { max_frame: 4, wal_syncs: vec![32, 2176], db_syncs: 0 });
+    // The next commit (one frame, to 2712) pads to 2752: a copy of it, split at the boundary.
+    let io = commit_io(&db, &rec, &mut a, &[5], 1);
+    assert_eq!(io, CommitIo { max_frame: 6, wal_syncs: vec![2752], db_syncs: 0 });
+    db.assert_log_valid(6, "padded to 64-byte sectors");
+}
+
+#[test]
 fn syncs_follow_the_sync_level() {
     // With powersafe overwrite: no padding, one sync per commit at FULL.
     let (db, rec, _sim) = sim_db(true, 4096);

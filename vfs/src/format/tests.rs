@@ -48,3 +48,13 @@ fn sidecar_names_keep_non_utf8_bytes() {
     let db = Path::new(OsStr::from_bytes(b"/d/\xff.db"));
     assert_eq!(Sidecar::Shm.path_of(db).as_os_str().as_bytes(), b"/d/\xff.db-shm");
 }
+
+#[test]
+fn the_sector_size_in_use_is_sqlites_clamp_of_the_reported_one() {
+    for (reported, used) in [(0, 512), (16, 512), (31, 512), (32, 32), (64, 64), (512, 512)] {
+        assert_eq!(sector_size_in_use(reported), used, "{reported}");
+    }
+    for (reported, used) in [(4096, 4096), (65536, 65536), (65537, 65536), (u32::MAX, 65536)] {
+        assert_eq!(sector_size_in_use(reported), used, "{reported}");
+    }
+}

@@ -57,9 +57,7 @@ impl ShmNode {
     /// (created with the database's permission bits), and read-only if that is refused. A
     /// read-only node never truncates: with nobody holding the DMS byte it stays unlocked.
     fn open(db_path: &Path, readonly_shm: bool) -> Result<ShmNode> {
-        let mut name = db_path.as_os_str().to_owned();
-        name.push("-shm");
-        let path = PathBuf::from(name);
+        let path = crate::format::Sidecar::Shm.path_of(db_path);
         let owner = super::SidecarOwner::of(db_path);
         let read_write = if readonly_shm {
             None
