@@ -33,10 +33,7 @@ pub enum Error {
         check: Corruption,
     },
     /// The file is not an SQLite database (SQLITE_NOTADB).
-    #[error(
-        "file is not a database: {} (header offset {}: {})",
-        path.display(), header.offset, header.what
-    )]
+    #[error("file is not a database: {} ({header})", path.display())]
     NotADatabase {
         /// The file.
         path: PathBuf,
@@ -418,7 +415,7 @@ mod tests {
 
     #[test]
     fn not_a_database_names_the_header_offset() {
-        let header = InvalidHeader { offset: 16, what: "page size 3 is not valid".into() };
+        let header = InvalidHeader::PageSize { page_size: 3 };
         shows(
             &Error::NotADatabase { path: db(), header },
             &["/d/a.db", "offset 16", "page size 3"],

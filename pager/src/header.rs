@@ -70,13 +70,57 @@ const FRACTIONS: [u8; 3] = [64, 32, 32];
 /// The smallest usable page size (page size minus reserved bytes) SQLite accepts.
 pub const MIN_USABLE_SIZE: u32 = 480;
 
-/// Why a header is not a usable SQLite header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidHeader {
-    /// The byte offset of the offending field.
-    pub offset: usize,
-    /// What is wrong.
-    pub what: String,
+/// Why a header is not a usable SQLite header: the check of `lockBtree` it fails, with the
+/// field's offset in the header ([`InvalidHeader::offset`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidHeader {
+    /// Fewer bytes than a header.
+    #[error("header offset 0: only {len} bytes, a header has {HEADER_LEN}")]
+    TooShort {
+        /// Bytes there are.
+        len: usize,
+    },
+    /// The first 16 bytes are not `"SQLite format 3\0"`.
+    #[error("header offset 0: not an SQLite database (bad magic)")]
+    BadMagic,
+    /// The page-size field decodes to a size that is not a power of two in 512..=65536.
+    #[error("header offset {OFF_PAGE_SIZE}: page size {page_size} is not valid")]
+    PageSize {
+        /// The size it decodes to.
+        page_size: u32,
+    },
+    /// The file-format read version is newer than this code reads (above 2).
+    #[error("header offset {OFF_READ_VERSION}: file format read version {version} is newer than this code")]
+    ReadVersion {
+        /// The version.
+        version: u8,
+    },
+    /// The payload fractions are not SQLite's fixed 64, 32, 32.
+    #[error("header offset {OFF_FRACTIONS}: payload fractions {fractions:?} are not [64, 32, 32]")]
+    Fractions {
+        /// The three bytes.
+        fractions: [u8; 3],
+    },
+    /// Page size minus reserved bytes is below [`MIN_USABLE_SIZE`].
+    #[error("header offset {OFF_RESERVED}: usable page size {usable} is below {MIN_USABLE_SIZE}")]
+    UsableSize {
+        /// Page size minus reserved bytes.
+        usable: u32,
+    },
+}
+
+impl InvalidHeader {
+    /// The byte offset of the offending field in the header.
+    pub fn offset(&self) -> usize {
+        match self {
+            InvalidHeader::TooShort { .. } | InvalidHeader::BadMagic => 0,
+            InvalidHeader::PageSize { .. } => OFF_PAGE_SIZE,
+            InvalidHeader::ReadVersion { .. } => OFF_READ_VERSION,
+            InvalidHeader::Fractions { .. } => OFF_FRACTIONS,
+            InvalidHeader::UsableSize { .. } => OFF_RESERVED,
+        }
+    }
 }
 
 /// The header fields the storage layer reads and maintains.
@@ -146,16 +190,15 @@ impl DbHeader {
     /// SQLite's checks (`lockBtree`): magic, page size, payload fractions, usable size, and a
     /// read version this code can read.
     pub fn decode(page1: &[u8]) -> Result<DbHeader, InvalidHeader> {
-        let bad = |offset: usize, what: String| InvalidHeader { offset, what };
         let (h, _) = DbHeaderLayout::ref_from_prefix(page1)
-            .map_err(|_| bad(0, format!("only {} bytes, a header has 100", page1.len())))?;
+            .map_err(|_| InvalidHeader::TooShort { len: page1.len() })?;
         if &h.magic != MAGIC {
-            return Err(bad(0, "not an SQLite database (bad magic)".into()));
+            return Err(InvalidHeader::BadMagic);
         }
         let [b16, b17] = h.page_size;
         let page_size = decode_page_size(b16, b17);
         if !valid_page_size(page_size) {
-            return Err(bad(OFF_PAGE_SIZE, format!("page size {page_size} is not valid")));
+            return Err(InvalidHeader::PageSize { page_size });
         }
         let header = DbHeader {
             page_size,
@@ -168,19 +211,13 @@ impl DbHeader {
             sqlite_version: h.sqlite_version.get(),
         };
         if header.read_version > 2 {
-            return Err(bad(
-                OFF_READ_VERSION,
-                format!("file format read version {} is newer than this code", header.read_version),
-            ));
+            return Err(InvalidHeader::ReadVersion { version: header.read_version });
         }
         if h.fractions != FRACTIONS {
-            return Err(bad(OFF_FRACTIONS, "payload fractions are not 64/32/32".into()));
+            return Err(InvalidHeader::Fractions { fractions: h.fractions });
         }
         if header.usable_size() < MIN_USABLE_SIZE {
-            return Err(bad(
-                OFF_RESERVED,
-                format!("usable page size {} is below {MIN_USABLE_SIZE}", header.usable_size()),
-            ));
+            return Err(InvalidHeader::UsableSize { usable: header.usable_size() });
         }
         Ok(header)
     }

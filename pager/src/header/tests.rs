@@ -59,9 +59,10 @@ fn invalid_headers_say_which_field() {
         let mut h = header_bytes(512);
         h[offset..offset + bytes.len()].copy_from_slice(bytes);
         let err = DbHeader::decode(&h).unwrap_err();
-        assert_eq!(err.offset, offset, "{err:?}");
+        assert_eq!(err.offset(), offset, "{err:?}");
+        assert!(err.to_string().starts_with(&format!("header offset {offset}: ")), "{err}");
     }
-    assert_eq!(DbHeader::decode(&[0u8; 20]).unwrap_err().offset, 0);
+    assert_eq!(DbHeader::decode(&[0u8; 20]).unwrap_err(), InvalidHeader::TooShort { len: 20 });
     // Write version 3: still readable, read-only.
     let mut h = header_bytes(4096);
     h[18] = 3;
