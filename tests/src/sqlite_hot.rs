@@ -15,9 +15,7 @@ pub const T_ROWS: u32 = 300;
 
 /// `<db>-journal`.
 pub fn journal_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push("-journal");
-    PathBuf::from(name)
+    folio_vfs::format::Sidecar::Journal.path_of(db)
 }
 
 /// Builds, on connection `w` of `child` (opened here), a database of `page_size` in journal

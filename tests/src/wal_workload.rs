@@ -34,6 +34,7 @@ pub mod folio_side;
 
 use crate::pipe;
 use crate::sqlite_cli::run_sqlite3_cli;
+use folio_vfs::format::Sidecar;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -636,7 +637,7 @@ pub fn run_live(seed: u64, n_rows: u32, page_size: u32, specs: &[PeerSpec]) -> L
         })
         .collect();
     let reports = wait_all(peers, Duration::from_millis(ms) + HANG_MARGIN);
-    let wal_frames_after_run = std::fs::metadata(with_suffix(&db, "-wal"))
+    let wal_frames_after_run = std::fs::metadata(Sidecar::Wal.path_of(&db))
         .map_or(0, |m| m.len().saturating_sub(WAL_HEADER_BYTES) / (24 + u64::from(page_size)));
     for (spec, report) in specs.iter().zip(&reports) {
         println!("{:>24}: {report}", spec.name);
@@ -653,8 +654,8 @@ pub fn run_live(seed: u64, n_rows: u32, page_size: u32, specs: &[PeerSpec]) -> L
     layout.check_with_sqlite3(&db, &commits);
     ours.close()
         .unwrap_or_else(|e| panic!("closing our pager after the run (seed {seed:#x}): {e}"));
-    for suffix in ["-wal", "-shm"] {
-        let path = with_suffix(&db, suffix);
+    for sidecar in [Sidecar::Wal, Sidecar::Shm] {
+        let path = sidecar.path_of(&db);
         assert!(
             !path.exists(),
             "our pager closed the last connection but left {} (seed {seed:#x})",
@@ -667,9 +668,3 @@ pub fn run_live(seed: u64, n_rows: u32, page_size: u32, specs: &[PeerSpec]) -> L
 
 /// Bytes of the WAL header (fact sheet §4.1); each frame adds a 24-byte header and a page.
 const WAL_HEADER_BYTES: u64 = 32;
-
-fn with_suffix(db: &Path, suffix: &str) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}

@@ -20,6 +20,7 @@ mod harness;
 #[allow(dead_code)]
 mod sqlite;
 
+use folio_vfs::format::Sidecar;
 use folio_vfs::os::OsVfs;
 use folio_wal::format;
 use folio_wal::index::{self, REGION_SIZE};
@@ -31,12 +32,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-
-fn with_suffix(db: &Path, suffix: &str) -> PathBuf {
-    let mut s = db.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
 
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
@@ -570,7 +565,7 @@ fn sqlite_reads_commits_padded_to_the_sector() {
     // The files as they are, on disk for sqlite3 (no -shm: it recovers the index).
     let path = dir.path().join("padded").join("db");
     std::fs::write(&path, db.file_bytes(&db.path)).expect("db");
-    std::fs::write(with_suffix(&path, "-wal"), db.file_bytes(&db.wal_path())).expect("wal");
+    std::fs::write(Sidecar::Wal.path_of(&path), db.file_bytes(&db.wal_path())).expect("wal");
     let holder = Holder::start(&path);
     assert_sqlite_reads(&path, &pair, "padded");
     drop(holder);
@@ -603,7 +598,7 @@ os._exit(0)
 
 fn sqlite_writes(db: &Path, ps: u32, scripts: &[String]) {
     python(WRITER_PY, &[db.to_str().expect("utf-8"), &ps.to_string(), &json_strings(scripts)]);
-    assert!(with_suffix(db, "-wal").exists() && with_suffix(db, "-shm").exists());
+    assert!(Sidecar::Wal.path_of(db).exists() && Sidecar::Shm.path_of(db).exists());
 }
 
 fn inserts(n: u32, blob: u32) -> String {
@@ -617,9 +612,9 @@ fn copy_files(from: &Path, to_dir: &Path, with_shm: bool) -> PathBuf {
     std::fs::create_dir_all(to_dir).expect("mkdir");
     let to = to_dir.join("db");
     std::fs::copy(from, &to).expect("copy db");
-    std::fs::copy(with_suffix(from, "-wal"), with_suffix(&to, "-wal")).expect("copy wal");
+    std::fs::copy(Sidecar::Wal.path_of(from), Sidecar::Wal.path_of(&to)).expect("copy wal");
     if with_shm {
-        std::fs::copy(with_suffix(from, "-shm"), with_suffix(&to, "-shm")).expect("copy shm");
+        std::fs::copy(Sidecar::Shm.path_of(from), Sidecar::Shm.path_of(&to)).expect("copy shm");
     }
     to
 }
@@ -653,7 +648,7 @@ fn check_sqlite_log(dir: &Path, name: &str, db_path: &Path, ps: u32, live: bool)
     if !live {
         let sqlite_copy = copy_files(db_path, &sub.join("sqlite-recovery"), false);
         python(RECOVER_PY, &[sqlite_copy.to_str().expect("utf-8")]);
-        recovered_shm = Some(read(&with_suffix(&sqlite_copy, "-shm")));
+        recovered_shm = Some(read(&Sidecar::Shm.path_of(&sqlite_copy)));
     }
 
     let db = Db::on(Arc::new(OsVfs::new()), db_path.to_path_buf(), ps);
@@ -725,7 +720,7 @@ fn we_read_logs_sqlite_leaves() {
     check_sqlite_log(dir.path(), "big", &big, ps, false);
 
     // The same log torn in its last frame: that transaction is gone for both.
-    let wal = with_suffix(&torn_source, "-wal");
+    let wal = Sidecar::Wal.path_of(&torn_source);
     let len = std::fs::metadata(&wal).expect("wal").len();
     let frame_len = format::frame_len(ps);
     let whole = (len - 32) / frame_len;
@@ -773,14 +768,14 @@ fn we_read_a_live_sqlite_index() {
     }
     sqlite3(&db_path, "PRAGMA wal_autocheckpoint=0; UPDATE t SET w = 'u' WHERE id % 5 = 0;");
     // sqlite3's -shm is live (the holder keeps its dead-man switch): we use it as it is.
-    let shm_before = read(&with_suffix(&db_path, "-shm"));
+    let shm_before = read(&Sidecar::Shm.path_of(&db_path));
     let db = Db::on(Arc::new(OsVfs::new()), db_path.clone(), ps);
     let mut conn = db.conn_with(WalOptions::default());
     conn.begin_read();
     let (hdr, _) = conn.index();
     conn.end_read();
     assert_ne!(hdr.change, 0, "not a recovered index: sqlite3's own");
-    let shm_after = read(&with_suffix(&db_path, "-shm"));
+    let shm_after = read(&Sidecar::Shm.path_of(&db_path));
     assert_eq!(shm_before[..96], shm_after[..96], "the header is not rewritten");
     drop(conn);
     check_sqlite_log(dir.path(), "live", &db_path, ps, true);

@@ -7,6 +7,7 @@
 #[path = "interop/sqlite.rs"]
 mod sqlite;
 
+use folio_vfs::format::Sidecar;
 use folio_vfs::os::OsVfs;
 use folio_vfs::rng::Rng;
 use folio_vfs::sync::atomic::Ordering;
@@ -31,15 +32,9 @@ fn read(path: &Path) -> Vec<u8> {
 fn snapshot(db: &Path) -> Snapshot {
     Snapshot {
         db: read(db),
-        wal: read(&with_suffix(db, "-wal")),
-        shm: read(&with_suffix(db, "-shm")),
+        wal: read(&Sidecar::Wal.path_of(db)),
+        shm: read(&Sidecar::Shm.path_of(db)),
     }
-}
-
-fn with_suffix(db: &Path, suffix: &str) -> PathBuf {
-    let mut s = db.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
 }
 
 /// A fresh WAL-mode database with table `t(id INTEGER PRIMARY KEY, v BLOB)`, and a holder.
@@ -89,7 +84,7 @@ fn sqlite_sees(dir: &Path, name: &str, db: &[u8], wal: &[u8]) -> Seen {
     std::fs::create_dir_all(&sub).expect("mkdir");
     let path = sub.join("db");
     std::fs::write(&path, db).expect("write db copy");
-    std::fs::write(with_suffix(&path, "-wal"), wal).expect("write wal copy");
+    std::fs::write(Sidecar::Wal.path_of(&path), wal).expect("write wal copy");
     let out = sqlite3(
         &path,
         "PRAGMA integrity_check; PRAGMA page_count; \
@@ -369,7 +364,7 @@ fn sqlite_reads_a_wal_we_encode() {
         &format!("{} UPDATE t SET v = zeroblob(7) WHERE id <= 10;", insert_rows(150, 700)),
     );
     let target = read(&target_db);
-    assert!(!with_suffix(&target_db, "-wal").exists(), "the shell checkpointed at close");
+    assert!(!Sidecar::Wal.path_of(&target_db).exists(), "the shell checkpointed at close");
     let want = sqlite_sees(dir.path(), "target-as-is", &target, &[]);
     assert_eq!(want.rows, 250);
 

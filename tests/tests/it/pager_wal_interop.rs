@@ -10,15 +10,10 @@
 use folio_pager::{CheckpointMode, JournalMode, Pager, PagerOptions};
 use folio_tests::crash::pager::transplant::{Versions, CONTENT_SQL};
 use folio_tests::sqlite_cli::run_sqlite3_cli;
+use folio_vfs::format::Sidecar;
 use folio_vfs::os::OsVfs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
 
 /// Copies the database and its log (and the `-shm` if `with_shm`) to `to`. With `cp`, in
 /// another process: opening and closing a file this process holds POSIX locks on would drop
@@ -29,11 +24,11 @@ fn copy_files(db: &Path, to: &Path, with_shm: bool) {
         assert!(status.success(), "cp {} {}", from.display(), to.display());
     };
     cp(db.to_path_buf(), to.to_path_buf());
-    cp(with_suffix(db, "-wal"), with_suffix(to, "-wal"));
-    let shm = with_suffix(to, "-shm");
+    cp(Sidecar::Wal.path_of(db), Sidecar::Wal.path_of(to));
+    let shm = Sidecar::Shm.path_of(to);
     let _ = std::fs::remove_file(&shm);
     if with_shm {
-        cp(with_suffix(db, "-shm"), shm);
+        cp(Sidecar::Shm.path_of(db), shm);
     }
 }
 
@@ -91,7 +86,7 @@ fn sqlite3_reads_our_wal_commits_live_and_from_copies_left_uncheckpointed() {
             let mode = run_sqlite3_cli(&copy, "PRAGMA journal_mode;").expect_ok().to_string();
             assert_eq!(mode.trim(), "wal", "step {step}");
         }
-        frames_seen.push(std::fs::metadata(with_suffix(&db, "-wal")).unwrap().len());
+        frames_seen.push(std::fs::metadata(Sidecar::Wal.path_of(&db)).unwrap().len());
     }
     // sqlite3 checkpoints our log while we are open; we read the same afterwards.
     let ckpt = run_sqlite3_cli(&db, "PRAGMA wal_checkpoint(RESTART);").expect_ok().to_string();
@@ -107,7 +102,7 @@ fn sqlite3_reads_our_wal_commits_live_and_from_copies_left_uncheckpointed() {
     let seen = run_sqlite3_cli(&db, CONTENT_SQL).expect_ok().to_string();
     assert_eq!(seen, versions.content[2]);
     pager.close().unwrap();
-    assert!(!with_suffix(&db, "-wal").exists(), "the last connection deletes the log");
+    assert!(!Sidecar::Wal.path_of(&db).exists(), "the last connection deletes the log");
     let seen = run_sqlite3_cli(&db, CONTENT_SQL).expect_ok().to_string();
     assert_eq!(seen, versions.content[2]);
     eprintln!("WAL sizes after each step: {frames_seen:?}");

@@ -19,28 +19,24 @@
 use folio_pager::{CheckpointMode, Pager, PagerOptions};
 use folio_tests::sqlite_child::SqliteChild;
 use folio_tests::stock_sqlite::BridgedVfs;
+use folio_vfs::format::Sidecar;
 use folio_vfs::os::OsVfs;
 use folio_vfs::sync::atomic::Ordering;
 use folio_vfs::{Error, FileKind, LockLevel, Op, OpenFlags, ShmLockKind, Vfs, VfsFile};
 use folio_wal::{Wal, WalOptions};
 use rusqlite::{Connection, OpenFlags as SqlFlags};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use tempfile::TempDir;
 
 /// `WAL_READ_LOCK(0)`'s slot.
 const READ_LOCK_0: usize = 3;
 
-fn with_suffix(db: &Path, suffix: &str) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 /// The bytes of the database, its `-wal` and its `-shm` (empty for a missing file).
 fn files(db: &Path) -> [Vec<u8>; 3] {
-    ["", "-wal", "-shm"].map(|s| std::fs::read(with_suffix(db, s)).unwrap_or_default())
+    let [wal, shm] = [Sidecar::Wal, Sidecar::Shm].map(|s| s.path_of(db));
+    [db.to_path_buf(), wal, shm].map(|path| std::fs::read(path).unwrap_or_default())
 }
 
 #[track_caller]
@@ -170,7 +166,7 @@ fn a_read_only_shm_nobody_keeps_cannot_be_initialised_and_is_never_created() {
         Err(Error::CantOpen { .. }) => {}
         other => panic!("readonly_shm without a -shm: {other:?}"),
     }
-    assert!(!with_suffix(&db, "-shm").exists(), "readonly_shm created the -shm");
+    assert!(!Sidecar::Shm.path_of(&db).exists(), "readonly_shm created the -shm");
 }
 
 /// The effective user id, from `/proc/self/status`.
@@ -186,7 +182,7 @@ fn a_shm_the_process_may_not_write_is_opened_read_only_unless_root() {
     let dir = TempDir::new().unwrap();
     let db = dir.path().join("t.db");
     let _writer = writer(&db, 3);
-    let shm = with_suffix(&db, "-shm");
+    let shm = Sidecar::Shm.path_of(&db);
     std::fs::set_permissions(&shm, std::fs::Permissions::from_mode(0o444)).unwrap();
     let file = OsVfs::new()
         .open(Some(&db), OpenFlags::read_only(FileKind::MainDb))
@@ -288,7 +284,7 @@ fn a_read_only_reader_never_recovers_the_wal_index_on_either_vfs() {
     // writer, alive, still holds the dead-man switch: the index needs recovery.
     {
         use std::os::unix::fs::FileExt;
-        let shm = std::fs::OpenOptions::new().write(true).open(with_suffix(&db, "-shm")).unwrap();
+        let shm = std::fs::OpenOptions::new().write(true).open(Sidecar::Shm.path_of(&db)).unwrap();
         shm.write_all_at(&[0u8; 96], 0).unwrap();
     }
     let before = files(&db);

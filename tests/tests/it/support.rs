@@ -4,7 +4,6 @@
 
 use folio_vfs::os::OsVfs;
 use folio_vfs::{FileKind, OpenFlags, Vfs, VfsFile};
-use std::ffi::OsString;
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
@@ -32,9 +31,7 @@ pub fn open_db(vfs: &OsVfs, db: &Path) -> Box<dyn VfsFile> {
 
 /// `<db>-shm`.
 pub fn shm_path(db: &Path) -> PathBuf {
-    let mut name = OsString::from(db.as_os_str());
-    name.push("-shm");
-    PathBuf::from(name)
+    folio_vfs::format::Sidecar::Shm.path_of(db)
 }
 
 /// Asserts that `result` is `Err(Busy)`.

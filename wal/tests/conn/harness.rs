@@ -46,9 +46,7 @@ impl Db {
     }
 
     pub fn shm_path(&self) -> PathBuf {
-        let mut name = self.path.as_os_str().to_owned();
-        name.push("-shm");
-        PathBuf::from(name)
+        folio_vfs::format::Sidecar::Shm.path_of(&self.path)
     }
 
     pub fn exists(&self, path: &Path) -> bool {
