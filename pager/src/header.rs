@@ -123,7 +123,9 @@ impl InvalidHeader {
     }
 }
 
-/// The header fields the storage layer reads and maintains.
+/// The header's fields, decoded. The storage layer maintains the page size, versions, reserved
+/// bytes, change counter, size and version stamp; the rest belong to the b-tree and schema
+/// layers above it and are decoded for them and for tools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DbHeader {
     /// Bytes per page (512..=65536, a power of two).
@@ -138,6 +140,26 @@ pub struct DbHeader {
     pub change_counter: u32,
     /// Database size in pages, trusted only when [`DbHeader::size_is_valid`].
     pub db_size_pages: u32,
+    /// The first freelist trunk page; 0 for none.
+    pub freelist_trunk: u32,
+    /// Pages on the freelist.
+    pub freelist_pages: u32,
+    /// The schema cookie, bumped by every schema change.
+    pub schema_cookie: u32,
+    /// The schema format number (1 to 4).
+    pub schema_format: u32,
+    /// The default page cache size (`PRAGMA default_cache_size`).
+    pub default_cache_size: u32,
+    /// With auto- or incremental vacuum, the largest root page; 0 otherwise.
+    pub largest_root_page: u32,
+    /// The text encoding: 1 UTF-8, 2 UTF-16le, 3 UTF-16be.
+    pub text_encoding: u32,
+    /// `PRAGMA user_version`.
+    pub user_version: u32,
+    /// Non-zero for incremental vacuum mode.
+    pub incremental_vacuum: u32,
+    /// `PRAGMA application_id`.
+    pub application_id: u32,
     /// The change counter when `sqlite_version` was written.
     pub version_valid_for: u32,
     /// `SQLITE_VERSION_NUMBER` of the last writer.
@@ -207,6 +229,16 @@ impl DbHeader {
             reserved_bytes: h.reserved_bytes,
             change_counter: h.change_counter.get(),
             db_size_pages: h.db_size_pages.get(),
+            freelist_trunk: h.freelist_trunk.get(),
+            freelist_pages: h.freelist_pages.get(),
+            schema_cookie: h.schema_cookie.get(),
+            schema_format: h.schema_format.get(),
+            default_cache_size: h.default_cache_size.get(),
+            largest_root_page: h.largest_root_page.get(),
+            text_encoding: h.text_encoding.get(),
+            user_version: h.user_version.get(),
+            incremental_vacuum: h.incremental_vacuum.get(),
+            application_id: h.application_id.get(),
             version_valid_for: h.version_valid_for.get(),
             sqlite_version: h.sqlite_version.get(),
         };

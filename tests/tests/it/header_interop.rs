@@ -57,3 +57,39 @@ fn a_wal_database_has_format_versions_two() {
     assert!(h.is_wal());
     assert_eq!(h.write_version, 2);
 }
+
+#[test]
+fn the_schema_layer_fields_decode_as_sqlite3_wrote_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f.db");
+    // Three tables (three schema changes), ten pages freed by a drop, and the pragmas that set
+    // the other fields.
+    run_sqlite3_cli(
+        &db,
+        "PRAGMA page_size=1024; PRAGMA user_version=7; PRAGMA application_id=305419896;
+         PRAGMA encoding='UTF-16le'; PRAGMA default_cache_size=-500;
+         CREATE TABLE a(x); CREATE TABLE b(x); CREATE TABLE c(x);
+         INSERT INTO c VALUES (zeroblob(10000)); DROP TABLE c;",
+    )
+    .expect_ok();
+    let h = header_of(&db);
+    let pragma = |name: &str| -> u32 {
+        let out = run_sqlite3_cli(&db, &format!("PRAGMA {name};"));
+        out.expect_ok().trim().parse::<i64>().unwrap() as u32
+    };
+    assert_eq!((h.user_version, h.application_id), (7, 0x1234_5678));
+    assert_eq!(h.text_encoding, 2, "UTF-16le");
+    assert_eq!(h.schema_cookie, pragma("schema_version"));
+    assert_eq!(h.freelist_pages, pragma("freelist_count"));
+    assert!(h.freelist_pages >= 10 && h.freelist_trunk != 0, "{h:?}");
+    assert_eq!(h.schema_format, 4);
+    assert_eq!(h.default_cache_size, 500, "SQLite stores the size without its sign");
+    assert_eq!((h.largest_root_page, h.incremental_vacuum), (0, 0));
+    let h = {
+        run_sqlite3_cli(&db, "PRAGMA auto_vacuum=INCREMENTAL; VACUUM;").expect_ok();
+        header_of(&db)
+    };
+    assert_eq!(h.incremental_vacuum, 1);
+    assert!(h.largest_root_page >= 3, "{h:?}");
+    assert_eq!(h.freelist_pages, 0, "VACUUM emptied the freelist");
+}
