@@ -54,6 +54,27 @@ pub enum CliError {
         /// The path given.
         path: PathBuf,
     },
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is shorter than the structure it must hold.
+    #[error("{}: {len} bytes, too short for {what} ({needed} bytes)", path.display())]
+    TooShort {
+        /// The file.
+        path: PathBuf,
+        /// Its length.
+        len: usize,
+        /// The structure.
+        what: &'static str,
+        /// The bytes that structure needs.
+        needed: usize,
+    },
     /// Writing the JSON report failed.
     #[error("cannot write the JSON report: {0}")]
     Json(#[source] serde_json::Error),
@@ -71,6 +92,7 @@ impl CliError {
                     folio_wal::Error::Corrupt { .. } | folio_wal::Error::IndexCorrupt { .. }
                 )
             }
+            CliError::TooShort { .. } => true,
             _ => false,
         };
         if corrupt {

@@ -2,6 +2,13 @@
 //!
 //! The storage-layer commands work on any SQLite database, including ones stock sqlite3 made:
 //!
+//! * `folio info DB`: the header's fields, the journal mode the file is in, pages and free
+//!   pages, the journal, the WAL's frames and the `-shm`'s checkpoint state and read marks. It
+//!   only reads.
+//! * `folio wal dump DB`: the WAL's header and every valid frame (page, commit marks), and where
+//!   and why the valid frames end.
+//! * `folio shm dump DB`: the wal-index header copies and whether a reader could use them,
+//!   the checkpoint state and the read marks.
 //! * `folio checkpoint DB [--mode passive|full|restart|truncate]` copies a WAL database's log
 //!   into the database file, as `PRAGMA wal_checkpoint(MODE)` does, and prints its row.
 //!
@@ -48,6 +55,23 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// What a database file and its journal, WAL and -shm hold (reads only).
+    Info {
+        /// The database file.
+        db: PathBuf,
+    },
+    /// The write-ahead log: header, frames, commit marks, where the valid frames end.
+    Wal {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: DumpAction,
+    },
+    /// The wal-index (-shm): header copies, checkpoint state, read marks.
+    Shm {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: DumpAction,
+    },
     /// Checkpoint a WAL database: copy its log into the database file.
     Checkpoint {
         /// The database file.
@@ -56,6 +80,16 @@ pub enum Command {
         /// next writer can start the log over; TRUNCATE also truncates the log to 0 bytes.
         #[arg(long, value_enum, default_value_t = CheckpointMode::Passive)]
         mode: CheckpointMode,
+    },
+}
+
+/// What to do with a sidecar file.
+#[derive(Debug, Subcommand)]
+pub enum DumpAction {
+    /// List its contents.
+    Dump {
+        /// The database (or the sidecar file itself).
+        path: PathBuf,
     },
 }
 
@@ -120,6 +154,9 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 /// Runs a parsed command line, printing its report; the exit status it calls for.
 pub fn run(cli: &Cli) -> Result<ExitStatus, CliError> {
     match &cli.command {
+        Command::Info { db } => emit(cli, &cmd::info::run(db)?),
+        Command::Wal { action: DumpAction::Dump { path } } => emit(cli, &cmd::wal::dump(path)?),
+        Command::Shm { action: DumpAction::Dump { path } } => emit(cli, &cmd::shm::dump(path)?),
         Command::Checkpoint { db, mode } => emit(cli, &cmd::checkpoint::run(db, (*mode).into())?),
     }
 }

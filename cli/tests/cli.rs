@@ -158,3 +158,132 @@ fn usage_mistakes_exit_2_and_help_exits_0() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("checkpoint"), "{}", stdout(&out));
 }
+
+/// Runs `folio ARGS --json`, expecting `status`; the JSON report.
+fn json(args: &[&str], status: i32) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = folio(&all);
+    assert_eq!(out.status.code(), Some(status), "{args:?}: stderr: {}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+}
+
+#[test]
+fn info_reads_a_live_sqlite_wal_database_as_a_reader_sees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, conn) = sqlite_wal_database(dir.path(), 30);
+    conn.execute_batch("PRAGMA user_version=42;").unwrap();
+    let db_str = db.to_str().unwrap();
+    let info = json(&["info", db_str], 0);
+    let h = &info["header"];
+    assert_eq!(h["journal_mode"], "wal");
+    assert_eq!(h["user_version"], 42, "page 1 from the log, not the stale file: {info}");
+    assert!(info["header_from"].as_str().unwrap().starts_with("wal frame "), "{info}");
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+    assert_eq!(h["pages"].as_i64(), Some(pages));
+    let wal = &info["wal"];
+    assert!(wal["max_frame"].as_u64().unwrap() > 30, "{info}");
+    assert_eq!(wal["db_pages"].as_i64(), Some(pages));
+    assert_eq!(info["shm"]["max_frame"], wal["max_frame"], "the index knows the last commit");
+    assert_eq!(info["journal"], serde_json::Value::Null);
+
+    let text = stdout(&folio(&["info", db_str]));
+    for needle in ["journal mode wal", "user version 42", "valid frame(s)", "read marks"] {
+        assert!(text.contains(needle), "{needle:?} in {text}");
+    }
+    drop(conn);
+}
+
+#[test]
+fn wal_dump_lists_every_frame_with_its_commit_marks_and_where_the_log_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, conn) = sqlite_wal_database(dir.path(), 5);
+    let dump = json(&["wal", "dump", db.to_str().unwrap()], 0);
+    let frames = dump["frames"].as_array().unwrap();
+    let max_frame = dump["max_frame"].as_u64().unwrap();
+    assert_eq!(frames.len() as u64, max_frame);
+    // One commit per statement: CREATE TABLE, then five INSERTs (autocommit).
+    let commits: Vec<&serde_json::Value> =
+        frames.iter().filter(|f| !f["commit_size"].is_null()).collect();
+    assert_eq!(commits.len(), 6, "{dump}");
+    assert_eq!(frames.last().unwrap()["commit_size"], dump["db_pages"]);
+    assert_eq!(dump["end"]["kind"], "end_of_file");
+    assert_eq!(dump["header"]["page_size"], 4096);
+
+    // The -wal path itself names the same log.
+    let wal = format!("{}-wal", db.display());
+    assert_eq!(json(&["wal", "dump", &wal], 0)["max_frame"], dump["max_frame"]);
+
+    // A torn last frame: the dump says where the log now ends, and why.
+    let len = std::fs::metadata(&wal).unwrap().len();
+    let mut bytes = std::fs::read(&wal).unwrap();
+    let last = bytes.len() - 100;
+    bytes[last] ^= 0xff;
+    std::fs::write(format!("{}/copy.db-wal", dir.path().display()), &bytes).unwrap();
+    let torn = json(&["wal", "dump", &format!("{}/copy.db-wal", dir.path().display())], 0);
+    assert_eq!(torn["end"]["kind"], "invalid_frame", "{torn}");
+    assert_eq!(torn["end"]["frame"].as_u64(), Some(max_frame));
+    assert!(torn["end"]["why"].as_str().unwrap().contains("checksum"), "{torn}");
+    assert!(torn["max_frame"].as_u64().unwrap() < max_frame);
+    assert_eq!(std::fs::metadata(&wal).unwrap().len(), len, "the dump changed nothing");
+    drop(conn);
+}
+
+#[test]
+fn shm_dump_shows_the_header_copies_checkpoint_state_and_read_marks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, conn) = sqlite_wal_database(dir.path(), 10);
+    let reader = Connection::open(&db).unwrap();
+    reader.execute_batch("BEGIN; SELECT count(*) FROM t;").unwrap();
+    let dump = json(&["shm", "dump", db.to_str().unwrap()], 0);
+    assert_eq!(dump["usable"], true, "{dump}");
+    assert_eq!(dump["copies"][0], dump["copies"][1]);
+    assert_eq!(dump["copies"][0]["version"], 3_007_000);
+    let max_frame = dump["copies"][0]["max_frame"].as_u64().unwrap();
+    let marks = dump["read_marks"].as_array().unwrap();
+    assert!(marks.iter().any(|m| m.as_u64() == Some(max_frame)), "the reader's mark: {dump}");
+    assert_eq!(dump["backfilled_frames"], 0);
+    reader.execute_batch("COMMIT").unwrap();
+    drop(conn);
+}
+
+#[test]
+fn corrupt_files_exit_3_with_one_sentence_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bad.db");
+    // A header with page size 768 (0x0300): not a database SQLite would open.
+    let (good, conn) = sqlite_wal_database(dir.path(), 1);
+    drop(conn);
+    let mut bytes = std::fs::read(&good).unwrap();
+    bytes[16..18].copy_from_slice(&[3, 0]);
+    std::fs::write(&db, &bytes).unwrap();
+    let out = folio(&["info", db.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stdout(&out).contains("page size 768 is not valid"), "{}", stdout(&out));
+    let info = json(&["info", db.to_str().unwrap()], 3);
+    assert!(info["header_error"].as_str().unwrap().starts_with("header offset 16"), "{info}");
+
+    // Truncated to 50 bytes.
+    std::fs::write(&db, &bytes[..50]).unwrap();
+    let info = json(&["info", db.to_str().unwrap()], 3);
+    assert!(info["header_error"].as_str().unwrap().contains("only 50 bytes"), "{info}");
+
+    // A garbage WAL is ignored by SQLite, and the dump says why.
+    std::fs::write(format!("{}-wal", db.display()), vec![0x5a; 5000]).unwrap();
+    let dump = json(&["wal", "dump", db.to_str().unwrap()], 0);
+    assert_eq!(dump["header"], serde_json::Value::Null);
+    assert!(dump["ignored"].as_str().unwrap().contains("magic"), "{dump}");
+
+    // A -shm shorter than its header.
+    std::fs::write(format!("{}-shm", db.display()), [1u8; 20]).unwrap();
+    let out = folio(&["shm", "dump", db.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("-shm: 20 bytes, too short for a wal-index header"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+
+    // A missing sidecar is an error naming it.
+    let out = folio(&["wal", "dump", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("app.db-wal: no such file"), "{}", stderr(&out));
+}
