@@ -16,7 +16,6 @@
 
 mod fcntl;
 mod mmap;
-pub(crate) mod region;
 mod shm;
 
 use crate::error::CantOpenReason;

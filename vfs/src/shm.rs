@@ -69,7 +69,7 @@ enum Backing {
     #[cfg(loom)]
     Modeled(Box<[Option<AtomicU32>]>, Option<Ordering>),
     #[cfg(all(unix, not(loom)))]
-    Mapped(crate::os::region::MappedRegion),
+    Mapped(mapped::MappedRegion),
 }
 
 impl std::fmt::Debug for ShmRegion {
@@ -132,7 +132,7 @@ impl ShmRegion {
     /// # Panics
     /// If the mapping is shorter than [`SHM_REGION_SIZE`].
     #[cfg(all(unix, not(loom)))]
-    pub(crate) fn mapped(region: crate::os::region::MappedRegion) -> Self {
+    pub(crate) fn mapped(region: mapped::MappedRegion) -> Self {
         assert!(region.len() >= SHM_REGION_SIZE, "shm region mapped short");
         ShmRegion { backing: Arc::new(Backing::Mapped(region)) }
     }
@@ -515,5 +515,7 @@ impl ShmLocks {
     }
 }
 
+#[cfg(all(unix, not(loom)))]
+pub(crate) mod mapped;
 #[cfg(test)]
 mod tests;

@@ -10,9 +10,9 @@
 //! [`Error::is_shm_cant_init`] and asks again at every call.
 
 use super::fcntl::FcntlLocks;
-use super::region::MappedRegion;
 use super::Inode;
 use crate::lock::{ByteRange, ProcessLocks, RecordLock};
+use crate::shm::mapped::MappedRegion;
 use crate::shm::{HeldSlots, ShmLockKind, ShmLocks, ShmRegion, SHM_DMS_BYTE, SHM_REGION_SIZE};
 use crate::sync::{Arc, Mutex};
 use crate::{CantOpenReason, Error, Lock, Op, Result};

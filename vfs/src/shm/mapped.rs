@@ -2,8 +2,9 @@
 //! wal-index's shared memory into Rust references.
 //!
 //! A leaf: it uses nothing else of the crate. `ShmRegion` (`shm.rs`) wraps it and checks every
-//! offset against the region size before it gets here; `os/shm.rs` maps the file and creates
-//! it. So `shm.rs` never reaches into the `-shm` node, and the node builds on `shm.rs`.
+//! offset against the region size before it gets here; the OS VFS's `-shm` node (`os/shm.rs`)
+//! maps the file and hands the map here. So `shm` never reaches into `os`, and `os` builds on
+//! `shm`.
 
 use std::sync::atomic::{AtomicU16, AtomicU32};
 
