@@ -4,9 +4,9 @@
 //! The shape: a rowid table `t(id INTEGER PRIMARY KEY, v INTEGER)` whose every `v` is stored
 //! as an 8-byte big-endian integer (serial type 6, i.e. `v` outside ±2^47). `id` is the rowid
 //! alias, so each record is `[header length, 0 (NULL id), 6]` followed by the 8 bytes of `v`
-//! (btree fact sheet §4.1, §4.2), and a leaf cell is `payload-length varint, rowid varint,
-//! record` (§3.1). Such a `v` can be changed in place, the same 8 bytes rewritten, without
-//! touching anything else on the page: what stock SQLite would write for the new value too.
+//! (<https://sqlite.org/fileformat2.html#b_tree_pages>), and a leaf cell is `payload-length varint,
+//! rowid varint, record` (§3.1). Such a `v` can be changed in place, the same 8 bytes rewritten,
+//! without touching anything else on the page: what stock SQLite would write for the new value too.
 //!
 //! [`scan_table`] walks the table b-tree from its root (interior pages 0x05, leaves 0x0d;
 //! §1.2, §1.3) and returns every row with the page and offset of its 8 value bytes. Every byte

@@ -1,8 +1,9 @@
-//! folio-journal against stock sqlite3 (fact sheet §3): the codec on a live journal read while a
-//! sqlite3 process holds its write transaction open, and on the header a PERSIST commit leaves;
-//! playback of the hot journal a killed sqlite3 leaves (DELETE, TRUNCATE, PERSIST, with cache
-//! spills), compared byte for byte with sqlite3's own recovery; and sqlite3 rolling back a hot
-//! journal Folio wrote.
+//! folio-journal against stock sqlite3
+//! (<https://sqlite.org/fileformat2.html#the_rollback_journal>): the codec on a live journal read
+//! while a sqlite3 process holds its write transaction open, and on the header a PERSIST commit
+//! leaves; playback of the hot journal a killed sqlite3 leaves (DELETE, TRUNCATE, PERSIST, with
+//! cache spills), compared byte for byte with sqlite3's own recovery; and sqlite3 rolling back a
+//! hot journal Folio wrote.
 
 use folio_journal::format::{self, EndOfJournal, JournalHeader};
 use folio_journal::hot::{self, HotJournal};

@@ -1,4 +1,4 @@
-//! Database-file locks against stock sqlite3 in another process (fact sheet §2).
+//! Database-file locks against stock sqlite3 in another process (SQLite's os_unix.c, `unixLock`).
 //!
 //! Both directions of SQLite's lock matrix:
 //! * theirs seen by us: while a stock SQLite connection holds SHARED, RESERVED, PENDING or
@@ -358,12 +358,12 @@ fn our_exclusive_blocks_everything_and_downgrades() {
 // ---- The close pitfall ------------------------------------------------------------------------
 
 /// POSIX record locks belong to the process, and `close()` of *any* descriptor of a file drops
-/// every lock the process holds on it (fact sheet §2.3). Handle A's SHARED lock must survive
-/// handles B and C of the same file being closed. Without the per-inode table (which counts
-/// the process's locks and parks B's and C's descriptors until no lock remains), dropping B
-/// would close its descriptor, the kernel would silently release A's read lock on the shared
-/// range, and stock SQLite would commit under A's feet: the `INSERT` below would succeed and
-/// `F_GETLK` would find nothing, so this test fails.
+/// every lock the process holds on it (SQLite's os_unix.c, `unixInodeInfo`). Handle A's SHARED lock
+/// must survive handles B and C of the same file being closed. Without the per-inode table (which
+/// counts the process's locks and parks B's and C's descriptors until no lock remains), dropping B
+/// would close its descriptor, the kernel would silently release A's read lock on the shared range,
+/// and stock SQLite would commit under A's feet: the `INSERT` below would succeed and `F_GETLK`
+/// would find nothing, so this test fails.
 #[test]
 fn closing_a_second_handle_keeps_our_locks() {
     let (_dir, db, mut child) = rollback_db();

@@ -1,4 +1,5 @@
-//! The `-shm` wal-index against stock sqlite3 in another process (fact sheet §5.6, §5.7, §11).
+//! The `-shm` wal-index against stock sqlite3 in another process
+//! (<https://sqlite.org/walformat.html>).
 //!
 //! * Theirs seen by us: a stock reader's read-mark slot and a stock writer's WAL_WRITE_LOCK
 //!   make our exclusive requests on those slots `Busy`; mapping a `-shm` that a live process

@@ -1,6 +1,6 @@
-//! Helpers shared by the interop suites: the fact sheet's byte offsets (written out here, not
-//! taken from folio-vfs, so the tests check the VFS against SQLite rather than against itself),
-//! opening a database through the OS VFS, and checking for `Busy`.
+//! Helpers shared by the interop suites: the byte offsets of <https://sqlite.org/fileformat2.html>
+//! (written out here, not taken from folio-vfs, so the tests check the VFS against SQLite rather
+//! than against itself), opening a database through the OS VFS, and checking for `Busy`.
 
 use folio_vfs::os::OsVfs;
 use folio_vfs::{FileKind, OpenFlags, Vfs, VfsFile};
@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
-/// The PENDING byte of the database file (fact sheet §2.1).
+/// The PENDING byte of the database file (SQLite's os.h, `PENDING_BYTE`).
 pub const PENDING_BYTE: u64 = 0x4000_0000;
 /// The RESERVED byte.
 pub const RESERVED_BYTE: u64 = 0x4000_0001;
