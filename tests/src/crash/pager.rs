@@ -61,9 +61,9 @@ const MARKER: &str = "/pager/.setup";
 /// * TRUNCATE at FULL or EXTRA: the truncation is synced: nothing is lost.
 /// * PERSIST at NORMAL, FULL or EXTRA: the zeroed header is synced: nothing is lost.
 /// * WAL at NORMAL: commits do not sync the log (SQLite's wal.c, `sqlite3WalFrames`), so any number
-///   of the last commits may be lost; a checkpoint syncs the log before it copies (§6.2), so
-///   commits it saw are kept ([`Durability::TailMayBeLost`], checkpoints being the durability
-///   points).
+///   of the last commits may be lost; a checkpoint syncs the log before it copies (wal.c,
+///   `walCheckpoint`), so commits it saw are kept ([`Durability::TailMayBeLost`], checkpoints being
+///   the durability points).
 /// * WAL at FULL or EXTRA: every commit syncs the log: nothing is lost.
 /// * synchronous=OFF, MEMORY and OFF journals: no promise at all (not even a committed prefix;
 ///   the harness still demands one, which is what the canaries rely on).

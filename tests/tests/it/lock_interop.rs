@@ -9,7 +9,7 @@
 //!   commit exactly where it should, and `F_GETLK` from its process sees our exact bytes;
 //! * the close pitfall: dropping one of our handles must not drop the locks of another.
 //!
-//! Matrix (a request conflicts with the holder's bytes; §2.2):
+//! Matrix (a request conflicts with the holder's bytes; os_unix.c, `unixLock`):
 //!
 //! | held \ wanted | SHARED | RESERVED | EXCLUSIVE  |
 //! |---------------|--------|----------|------------|
@@ -54,7 +54,7 @@ impl LockBytes {
     /// PENDING on the way from RESERVED (a committing writer).
     const PENDING_FROM_RESERVED: LockBytes =
         LockBytes { pending: Some(LockKind::Write), ..Self::RESERVED };
-    /// PENDING straight from SHARED (allowed: hot-journal rollback does it, §2.2).
+    /// PENDING straight from SHARED (allowed: hot-journal rollback does it, os_unix.c, `unixLock`).
     const PENDING_FROM_SHARED: LockBytes =
         LockBytes { pending: Some(LockKind::Write), ..Self::SHARED };
     const EXCLUSIVE_FROM_RESERVED: LockBytes = LockBytes {
@@ -169,7 +169,8 @@ fn their_reserved_lets_us_read_only() {
 
 /// Puts `child` at PENDING: connection `a` reads, connection `b` (same process) writes and
 /// tries to commit. SQLite takes the PENDING byte, then finds its sibling still reading and
-/// returns busy without undoing PENDING; the transaction stays open (§2.2, unixLock).
+/// returns busy without undoing PENDING; the transaction stays open (SQLite's os_unix.c,
+/// `unixLock`).
 fn child_to_pending(child: &mut SqliteChild) {
     child.ok("a", "BEGIN");
     child.ok("a", "SELECT count(*) FROM t");

@@ -559,7 +559,8 @@ fn sqlite3_rolls_back_the_hot_journal_a_crashed_commit_of_ours_leaves() {
     }
     // PERSIST over the journal an earlier spilling transaction left: the same transaction
     // again, so its segments line up with the stale ones. A crash after a spill's journal sync
-    // must not let sqlite3 run on into a stale segment (its header is spoiled first, §3.6 4b).
+    // must not let sqlite3 run on into a stale segment (its header is spoiled first, pager.c,
+    // `syncJournal`).
     for level in [S::Normal, S::Full] {
         let case = HotCase { mode: J::Persist, level, cache_size: 6, device: psow };
         let first = boot(derive(seed, 0x2000), case, &disk_with(&small.0));

@@ -17,11 +17,13 @@ pub const SHARED_FIRST: u64 = 0x4000_0002;
 /// Length of that range.
 pub const SHARED_SIZE: u64 = 510;
 
-/// Byte of the `-shm` file that carries lock slot 0; slot `i` is byte `120 + i` (§5.6).
+/// Byte of the `-shm` file that carries lock slot 0; slot `i` is byte `120 + i`
+/// (<https://sqlite.org/walformat.html>).
 pub const SHM_LOCK_BYTE0: u64 = 120;
-/// The dead-man-switch byte of the `-shm` file (§5.7).
+/// The dead-man-switch byte of the `-shm` file (os_unix.c, `unixLockSharedMemory`).
 pub const SHM_DMS_BYTE: u64 = 128;
-/// The wal-index version word, at offset 0 (and 48) of region 0 (§5.2).
+/// The wal-index version word, at offset 0 (and 48) of region 0
+/// (<https://sqlite.org/walformat.html>).
 pub const WAL_INDEX_VERSION: u32 = 3_007_000;
 
 /// Opens `db` read-write through `vfs` as a main database file.
