@@ -10,7 +10,8 @@
 //!
 //! [`scan_table`] walks the table b-tree from its root (interior pages 0x05, leaves 0x0d) and
 //! returns every row with the page and offset of its 8 value bytes. Every byte it reads goes
-//! through bounds-checked helpers: a page that does not have this shape, whatever its bytes, is an [`ScanError::Corrupt`] naming the page and offset, never a panic. It also
+//! through bounds-checked helpers: a page that does not have this shape, whatever its bytes, is an
+//! [`ScanError::Corrupt`] naming the page and offset, never a panic. It also
 //! checks what a torn read could break: the key order across pages and against the interior
 //! dividers, and the absence of cycles.
 //!
