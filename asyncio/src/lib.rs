@@ -1,5 +1,5 @@
-//! folio-asyncio: the asynchronous write-queue VFS, after SQLite's `sqlite3async` module (fact
-//! sheet §8), bounded and with a durability watermark.
+//! folio-asyncio: the asynchronous write-queue VFS, after SQLite's `sqlite3async` module
+//! (<https://sqlite.org/asyncvfs.html>), bounded and with a durability watermark.
 //!
 //! [`AsyncVfs`] wraps any [`folio_vfs::Vfs`]. Writes, truncates, syncs, deletes, closes and
 //! unlocks return at once: they go into one FIFO queue that one owned background thread (the

@@ -1,4 +1,4 @@
-//! Is there a hot journal to roll back? SQLite's `hasHotJournal` rules (fact sheet §3.7),
+//! Is there a hot journal to roll back? the rules of SQLite's pager.c, `hasHotJournal`,
 //! checked by a connection that holds SHARED (and nothing stronger) on the database.
 
 use crate::playback::super_journal_of;

@@ -1,4 +1,4 @@
-//! Rolling a database back from its journal (SQLite's `pager_playback`, fact sheet §3.7):
+//! Rolling a database back from its journal (SQLite's pager.c, `pager_playback`):
 //! truncate the database to its size when the transaction began, then restore every record of
 //! every segment, stopping quietly at the first thing that does not verify.
 

@@ -1,7 +1,7 @@
-//! Writing a rollback journal as SQLite's pager does (fact sheet §3.2, §3.5, §3.6): a header,
-//! page records as pages are first changed, and `sync` in SQLite's order — zero a stale header
-//! left beyond our records, sync (FULL only), write magic and record count, sync again — with a
-//! fresh header after a mid-transaction sync (a cache spill).
+//! Writing a rollback journal as SQLite's pager does (SQLite's pager.c, `writeJournalHdr`,
+//! `syncJournal`): a header, page records as pages are first changed, and `sync` in SQLite's order
+//! — zero a stale header left beyond our records, sync (FULL only), write magic and record count,
+//! sync again — with a fresh header after a mid-transaction sync (a cache spill).
 
 use crate::format::{self, JournalHeader, RECORD_COUNT_FROM_FILE_SIZE};
 use crate::{Error, Result};
@@ -12,7 +12,8 @@ use folio_vfs::{DeviceCharacteristics, SyncFlags, VfsFile};
 pub struct JournalConfig {
     /// The database's page size.
     pub page_size: u32,
-    /// Header size and alignment (512 on devices with powersafe overwrite, fact sheet §3.1).
+    /// Header size and alignment (512 on devices with powersafe overwrite, SQLite's pager.c,
+    /// `setSectorSize`).
     pub sector_size: u32,
     /// Database size in pages when the transaction began.
     pub db_orig_pages: u32,
@@ -165,8 +166,8 @@ impl JournalWriter {
     }
 }
 
-/// Finalizes a PERSIST-mode journal: zero the header's fields (28 bytes, fact sheet §3.6), so
-/// the journal is no longer hot, leaving the rest in place.
+/// Finalizes a PERSIST-mode journal: zero the header's fields (28 bytes, SQLite's pager.c,
+/// `zeroJournalHdr`), so the journal is no longer hot, leaving the rest in place.
 pub fn zero_header(file: &dyn VfsFile) -> Result<()> {
     Ok(file.write_at(0, &[0u8; format::PERSIST_ZEROED_LEN])?)
 }

@@ -309,8 +309,8 @@ fn journal_syncs(full: bool, device: Dc) -> u64 {
 
 #[test]
 fn sync_counts_follow_the_synchronous_level_and_the_device() {
-    // Fact sheet §3.6: FULL syncs before and after writing the record count, NORMAL after only;
-    // a SEQUENTIAL device needs neither; SAFE_APPEND skips the first.
+    // SQLite's pager.c, `syncJournal`: FULL syncs before and after writing the record count,
+    // NORMAL after only; a SEQUENTIAL device needs neither; SAFE_APPEND skips the first.
     assert_eq!(journal_syncs(true, Dc::NONE), 2);
     assert_eq!(journal_syncs(false, Dc::NONE), 1);
     assert_eq!(journal_syncs(true, Dc::SEQUENTIAL), 0);

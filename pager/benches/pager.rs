@@ -72,7 +72,8 @@ fn reads(c: &mut Criterion) {
     group.finish();
 }
 
-/// The I/O a one-page rollback-journal commit must do, straight on the VFS (fact sheet §3.6).
+/// The I/O a one-page rollback-journal commit must do, straight on the VFS (SQLite's pager.c,
+/// `sqlite3PagerCommitPhaseOne`).
 struct RawCommit {
     vfs: Arc<dyn Vfs>,
     db: Box<dyn VfsFile>,

@@ -7,7 +7,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// `PRAGMA journal_mode` for rollback-journal databases (fact sheet §3.6).
+/// `PRAGMA journal_mode` for rollback-journal databases (SQLite's pager.c,
+/// `pager_end_transaction`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum JournalMode {
     /// The journal is deleted to commit (SQLite's default).

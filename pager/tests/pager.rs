@@ -190,9 +190,9 @@ fn journal_modes_finalize_as_sqlite_does() {
 
 #[test]
 fn sync_counts_follow_the_synchronous_level() {
-    // (mode, level) -> file syncs of one small commit (fact sheet §3.6): FULL syncs the journal
-    // before and after writing its record count, NORMAL once; the database once; TRUNCATE
-    // (FULL) and PERSIST (unless OFF) sync the finalized journal. Directory syncs are not
+    // (mode, level) -> file syncs of one small commit (SQLite's pager.c, `syncJournal`): FULL syncs
+    // the journal before and after writing its record count, NORMAL once; the database once;
+    // TRUNCATE (FULL) and PERSIST (unless OFF) sync the finalized journal. Directory syncs are not
     // counted here.
     let cases = [
         (JournalMode::Delete, Synchronous::Off, 0),

@@ -168,7 +168,8 @@ class Peer:
         self.counts["checkpoints"] += 1
         if busy:
             self.counts["ckpt_busy"] += 1
-        # Fact sheet §6.1; the same rule as check_checkpoint in folio_side.rs.
+        # https://sqlite.org/c3ref/wal_checkpoint_v2.html; the same rule as check_checkpoint in
+        # folio_side.rs.
         fine = (ckpt <= log
                 and (busy or mode == "passive" or ckpt == log)
                 and (busy or mode != "truncate" or (log, ckpt) == (0, 0)))

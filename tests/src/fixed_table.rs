@@ -4,14 +4,14 @@
 //! The shape: a rowid table `t(id INTEGER PRIMARY KEY, v INTEGER)` whose every `v` is stored
 //! as an 8-byte big-endian integer (serial type 6, i.e. `v` outside ±2^47). `id` is the rowid
 //! alias, so each record is `[header length, 0 (NULL id), 6]` followed by the 8 bytes of `v`
-//! (btree fact sheet §4.1, §4.2), and a leaf cell is `payload-length varint, rowid varint,
-//! record` (§3.1). Such a `v` can be changed in place, the same 8 bytes rewritten, without
-//! touching anything else on the page: what stock SQLite would write for the new value too.
+//! (<https://sqlite.org/fileformat2.html#b_tree_pages>), and a leaf cell is `payload-length varint,
+//! rowid varint, record`. Such a `v` can be changed in place, the same 8 bytes rewritten,
+//! without touching anything else on the page: what stock SQLite would write for the new value too.
 //!
-//! [`scan_table`] walks the table b-tree from its root (interior pages 0x05, leaves 0x0d;
-//! §1.2, §1.3) and returns every row with the page and offset of its 8 value bytes. Every byte
-//! it reads goes through bounds-checked helpers: a page that does not have this shape, whatever
-//! its bytes, is an [`ScanError::Corrupt`] naming the page and offset, never a panic. It also
+//! [`scan_table`] walks the table b-tree from its root (interior pages 0x05, leaves 0x0d) and
+//! returns every row with the page and offset of its 8 value bytes. Every byte it reads goes
+//! through bounds-checked helpers: a page that does not have this shape, whatever its bytes, is an
+//! [`ScanError::Corrupt`] naming the page and offset, never a panic. It also
 //! checks what a torn read could break: the key order across pages and against the interior
 //! dividers, and the absence of cycles.
 //!
@@ -150,7 +150,7 @@ where
                     let cell = usize::from(page.be16(ptr_at)?);
                     let child = page.be32(cell)?;
                     let (key, _) = page.varint(cell + 4)?;
-                    // Rowids are i64s stored as u64 varints (§2).
+                    // Rowids are i64s stored as u64 varints.
                     let key = key as i64;
                     if low.is_some_and(|low| key <= low) || at_most.is_some_and(|max| key > max) {
                         return Err(corrupt(cell, format!("divider {key} out of order")));
@@ -203,7 +203,8 @@ impl Page<'_> {
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// SQLite's varint at `offset` (§2): its value and its length in bytes.
+    /// SQLite's varint at `offset` (<https://sqlite.org/fileformat2.html#varint>): its value and
+    /// its length in bytes.
     fn varint<E>(&self, offset: usize) -> Result<(u64, usize), ScanError<E>> {
         let mut value = 0u64;
         for i in 0..9 {
@@ -243,7 +244,7 @@ impl Page<'_> {
         let value_offset = record + n3 + n4 + n5;
         let value =
             i64::from_be_bytes(self.slice(value_offset, 8)?.try_into().expect("slice of 8 bytes"));
-        // Rowids are i64s stored as u64 varints (§2).
+        // Rowids are i64s stored as u64 varints.
         Ok(Row { page_no: self.page_no, value_offset, rowid: rowid as i64, value })
     }
 }

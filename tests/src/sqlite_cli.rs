@@ -2,7 +2,8 @@
 //!
 //! The shell is another process with the stock unix VFS, like [`crate::sqlite_child`], but
 //! one-shot: it opens the database, runs the SQL given on stdin, and exits (closing its last
-//! connection, which in WAL mode tries the last-close cleanup of fact sheet §6.8).
+//! connection, which in WAL mode tries the last-close cleanup of SQLite's wal.c,
+//! `sqlite3WalClose`).
 
 use crate::pipe;
 use std::io::Write;

@@ -1,5 +1,6 @@
-//! Hot rollback journals left by a stock sqlite3 killed mid-transaction (fact sheet §3.7), for
-//! the suites that check someone else rolls them back exactly as sqlite3 itself does.
+//! Hot rollback journals left by a stock sqlite3 killed mid-transaction (SQLite's pager.c,
+//! `hasHotJournal`), for the suites that check someone else rolls them back exactly as sqlite3
+//! itself does.
 //!
 //! The recipe: a [`SqliteChild`] builds a database of table `t` ([`make_db`], [`T_ROWS`] rows),
 //! lowers its cache so the next transaction spills dirty pages into the database (and starts

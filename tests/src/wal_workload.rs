@@ -225,7 +225,8 @@ impl Role {
     }
 }
 
-/// The checkpoint modes of `PRAGMA wal_checkpoint` (fact sheet §6.1), by their pragma names.
+/// The checkpoint modes of `PRAGMA wal_checkpoint`
+/// (<https://sqlite.org/c3ref/wal_checkpoint_v2.html>), by their pragma names.
 pub const CKPT_MODES: [&str; 4] = ["passive", "full", "restart", "truncate"];
 
 /// Everything a peer needs; both sides take it as the same command-line options.
@@ -597,8 +598,8 @@ pub fn peer_seed(seed: u64, idx: usize) -> u64 {
 ///    lost update);
 /// 2. with our pager still open, the stock shell agrees: integrity check `ok`, the same rows,
 ///    sum and counters, still WAL;
-/// 3. our pager closes last, so it checkpoints and removes the `-wal` and `-shm` (fact sheet
-///    §6.8); the stock shell checks the database once more.
+/// 3. our pager closes last, so it checkpoints and removes the `-wal` and `-shm` (SQLite's
+///    wal.c, `sqlite3WalClose`); the stock shell checks the database once more.
 pub fn run_live(seed: u64, n_rows: u32, page_size: u32, specs: &[PeerSpec]) -> LiveRun {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("live.db");
@@ -666,5 +667,6 @@ pub fn run_live(seed: u64, n_rows: u32, page_size: u32, specs: &[PeerSpec]) -> L
     LiveRun { layout, db, reports, commits, wal_frames_after_run, _dir: dir }
 }
 
-/// Bytes of the WAL header (fact sheet §4.1); each frame adds a 24-byte header and a page.
+/// Bytes of the WAL header (<https://sqlite.org/fileformat2.html#wal_file_format>); each frame adds
+/// a 24-byte header and a page.
 const WAL_HEADER_BYTES: u64 = 32;

@@ -5,9 +5,10 @@
 //! * `pager_interop`: folio-pager against stock sqlite3 both ways: a page transplant in every
 //!   journal mode, hot journals each side leaves rolled back by the other, cache invalidation.
 //! * `lock_interop`: the database-file lock protocol against stock sqlite3 in another process,
-//!   both directions, including the close pitfall of POSIX locks (fact sheet §2).
+//!   both directions, including the close pitfall of POSIX locks (SQLite's os_unix.c,
+//!   `unixInodeInfo`).
 //! * `shm_interop`: the `-shm` lock slots and dead-man switch against stock sqlite3
-//!   (fact sheet §5.6, §5.7, §11).
+//!   (<https://sqlite.org/walformat.html>).
 //! * `readonly_shm`: a read-only `-shm` (`readonly_shm=1`) on the OS VFS, folio-pager and stock
 //!   SQLite through the bridge beside SQLite's unix VFS: a live stock writer's commits read
 //!   without writing the `-shm`, no checkpoint; a dead writer's log read through a private index.
@@ -43,7 +44,8 @@
 //! * `sqlite_apps`: what long-running SQLite applications rely on, through the bridge on the
 //!   OS VFS and on SQLite's unix VFS side by side: descriptors reused, symbolic links
 //!   resolved (and refused with NOFOLLOW), moved databases refusing writes, sidecar file modes.
-//! * `support`: the fact sheet's offsets and small helpers both suites use.
+//! * `support`: the file format's offsets (<https://sqlite.org/fileformat2.html>) and small helpers
+//!   both suites use.
 
 // The suites live in `it/` beside this file; a test crate's root resolves `mod x;` to `x.rs`
 // next to it, hence the paths.

@@ -1,4 +1,4 @@
-//! SQLite's database lock levels and the in-process lock table (fact sheet §2).
+//! SQLite's database lock levels and the in-process lock table (SQLite's os_unix.c, `unixLock`).
 //!
 //! POSIX record locks belong to the process, so handles of one process never conflict through
 //! the OS. SQLite therefore keeps, per inode, the strongest lock the process holds and a count
@@ -109,7 +109,7 @@ impl ProcessLocks for NoProcessLocks {
 
 /// The in-process state of one inode's database locks (SQLite's `unixInodeInfo`), plus a
 /// payload `X` the VFS keeps under the same mutex (the OS VFS parks descriptors there whose
-/// `close` must wait until no lock is held, fact sheet §2.3).
+/// `close` must wait until no lock is held, SQLite's os_unix.c, `unixInodeInfo`).
 #[derive(Debug, Default)]
 pub struct InodeLocks<X = ()> {
     state: Mutex<InodeState<X>>,

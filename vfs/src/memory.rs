@@ -9,7 +9,7 @@
 //! * Shared memory ([`crate::local`]): one shm node per database file, shared by the handles
 //!   that mapped it, with heap regions ([`ShmRegion::heap`]) and the eight slot locks. When the
 //!   last handle unmaps, the node is dropped, so the next first mapper starts from zeroed memory:
-//!   the effect of the OS VFS's dead-man switch (fact sheet §5.7).
+//!   the effect of the OS VFS's dead-man switch (SQLite's os_unix.c, `unixLockSharedMemory`).
 //! * No memory mapping: [`VfsFile::fetch`] always answers `None` and the mmap cap is 0, so the
 //!   pager reads every page through [`VfsFile::read_at`].
 //! * There are no directories: any path names a file, and [`Vfs::full_path`] only makes it

@@ -1,5 +1,5 @@
 //! The simulated disk: a [`Vfs`] that models power loss and injects I/O faults, after SQLite's
-//! crash VFS (`src/test6.c`) and its I/O-error simulation (fact sheet §9).
+//! crash VFS (`src/test6.c`) and its I/O-error simulation (`src/test_vfs.c`).
 //!
 //! * Every write and truncate since a file's last sync is pending; creates and deletes are
 //!   pending until their directory is synced (a deleted journal can come back). A crash — at

@@ -5,7 +5,8 @@
 //! as its own `#[test]`: `memory::read_past_eof_is_short`, `os::read_past_eof_is_short`, …
 //! Run one VFS's half with `cargo test -p folio-vfs --test conformance memory`.
 //!
-//! The expectations are SQLite's (fact sheet §2.2, §2.3, §5.6, §5.7): what a pager written
+//! The expectations are SQLite's (SQLite's os_unix.c, `unixLock` and
+//! `unixShmLock`): what a pager written
 //! against `sqlite3_io_methods` may rely on, whichever VFS it runs on.
 //!
 //! The random-operations test is seeded: `FOLIO_SEED=<u64>` replays a run (the seed is printed

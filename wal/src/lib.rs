@@ -1,6 +1,6 @@
 //! folio-wal: SQLite's write-ahead log (`<db>-wal`) and wal-index (`<db>-shm`), byte for byte.
 //!
-//! What exists now (the codecs; fact sheet §4 and §5):
+//! What exists now (the codecs; <https://sqlite.org/walformat.html>):
 //! * [`format`](mod@format): the WAL file's bytes: the 32-byte header (magic choosing the
 //!   checksum word order, version, page size, checkpoint sequence, salts, checksum), the 24-byte
 //!   frame headers, SQLite's cumulative checksum (`walChecksumBytes`) in both byte orders and its
@@ -18,14 +18,14 @@
 //!   (`walIndexAppend` with its clean-up of a crashed writer's entries) and the lookup
 //!   (`sqlite3WalFindFrame`).
 //!
-//! * [`Wal`] ([`conn`]): one connection's protocols over the log and the wal-index (fact sheet
-//!   §5.8-§6): read transactions (snapshot, read mark, retry), write transactions (WRITE lock,
-//!   stale snapshots refused, the log restarted with new salts once fully checkpointed and
-//!   unused, frames with SQLite's syncs and sector padding), rollback of uncommitted frames,
-//!   recovery of the wal-index from the log under the RECOVER lock, checkpoints
+//! * [`Wal`] ([`conn`]): one connection's protocols over the log and the wal-index (SQLite's
+//!   wal.c, `walTryBeginRead`, `walCheckpoint`): read transactions (snapshot, read mark, retry),
+//!   write transactions (WRITE lock, stale snapshots refused, the log restarted with new salts once
+//!   fully checkpointed and unused, frames with SQLite's syncs and sector padding), rollback of
+//!   uncommitted frames, recovery of the wal-index from the log under the RECOVER lock, checkpoints
 //!   ([`CheckpointMode`]: PASSIVE, FULL, RESTART, TRUNCATE — without the WAL-reset race SQLite
-//!   fixed in 3.51.3), the last connection's cleanup, and a heap-memory index without `-shm`
-//!   for `locking_mode=EXCLUSIVE`. The dead-man switch at open is the VFS's (`shm_map`).
+//!   fixed in 3.51.3), the last connection's cleanup, and a heap-memory index without `-shm` for
+//!   `locking_mode=EXCLUSIVE`. The dead-man switch at open is the VFS's (`shm_map`).
 //!
 //! Not supported: a read-only `-shm` (SQLite's "unreliable shm" read path; a connection needs
 //! write access to the `-shm`), snapshots (`sqlite3_snapshot_*`), savepoints inside a write

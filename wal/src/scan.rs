@@ -1,5 +1,5 @@
-//! Reading a WAL file's valid prefix exactly as SQLite's recovery (`walIndexRecover`, fact sheet
-//! §4.4) accepts it.
+//! Reading a WAL file's valid prefix exactly as SQLite's recovery (SQLite's wal.c,
+//! `walIndexRecover`) accepts it.
 //!
 //! The header must be valid (file longer than 32 bytes, magic, page size, checksum; a wrong
 //! version with a good checksum refuses the open). Frames are read from 1 while whole frames fit

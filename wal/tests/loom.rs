@@ -9,13 +9,13 @@
 //! * `read_mark_against_checkpoint`: a reader claiming a read mark against a connection that
 //!   commits and then checkpoints (PASSIVE): the checkpoint never copies into the database a
 //!   page the reader still reads from there, so the reader sees exactly its snapshot.
-//! * `wal_reset_race`: SQLite's 2026 WAL-reset race (fact sheet §6.9): a PASSIVE checkpoint of
-//!   a fully checkpointed log against a writer that restarts the log and commits; afterwards
-//!   nBackfill <= mxFrame, and the next commit is seen by a fresh reader and by a FULL
-//!   checkpoint. `wal_reset_race_without_the_recheck_fails` runs the same model with the
-//!   checkpointer's re-check turned off ([`Wal::disable_reset_race_check_for_tests`], the
-//!   protocol before SQLite 3.51.3) and expects loom to find the interleaving that loses the
-//!   commit; its output shows the interleaving.
+//! * `wal_reset_race`: SQLite's 2026 WAL-reset race (<https://sqlite.org/releaselog/3_51_3.html>):
+//!   a PASSIVE checkpoint of a fully checkpointed log against a writer that restarts the log and
+//!   commits; afterwards nBackfill <= mxFrame, and the next commit is seen by a fresh reader and by
+//!   a FULL checkpoint. `wal_reset_race_without_the_recheck_fails` runs the same model with the
+//!   checkpointer's re-check turned off ([`Wal::disable_reset_race_check_for_tests`], the protocol
+//!   before SQLite 3.51.3) and expects loom to find the interleaving that loses the commit; its
+//!   output shows the interleaving.
 //!
 //! Each model runs twice, once with each party on the model's own thread. Loom's DPOR
 //! remembers only the last access to each atomic, so a race is sometimes seen from one order
@@ -577,7 +577,7 @@ fn read_mark_against_checkpoint() {
     explore(read_mark_model);
 }
 
-// ---- the WAL-reset race (fact sheet §6.9) ------------------------------------------------------
+// ---- the WAL-reset race (https://sqlite.org/releaselog/3_51_3.html) -----------------------------
 
 /// A log of 2 frames (pages 1 and 2 at v1), fully checkpointed (checkpoint #1). Then at once:
 /// checkpoint #2 (PASSIVE), and a writer that begins on READ_LOCK(0) (everything is

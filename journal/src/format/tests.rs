@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 #[test]
 fn checksum_samples_the_bytes_sqlite_samples() {
-    // 1024-byte pages sample offsets 24, 224, 424, 624, 824 (fact sheet §3.3).
+    // 1024-byte pages sample offsets 24, 224, 424, 624, 824 (SQLite's pager.c, `pager_cksum`).
     let mut page = vec![0u8; 1024];
     for off in [24, 224, 424, 624, 824] {
         page[off] = 1;

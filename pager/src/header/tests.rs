@@ -1,4 +1,5 @@
-//! Tests of the database-header codec against the fact sheet's encodings and garbage.
+//! Tests of the database-header codec against the file format's encodings
+//! (<https://sqlite.org/fileformat2.html#the_database_header>) and garbage.
 
 use super::*;
 use proptest::prelude::*;

@@ -46,22 +46,24 @@ pub const JOURNAL: &str = "/pager/test.db-journal";
 const MARKER: &str = "/pager/.setup";
 
 /// What SQLite promises, after a power loss, about commits that returned `Ok`, in a journal
-/// mode at a synchronous level (fact sheet §3.6, §4.6, §6.2):
+/// mode at a synchronous level (SQLite's pager.c, `syncJournal`; wal.c,
+/// `sqlite3WalFrames`, `walCheckpoint`):
 ///
 /// * DELETE at NORMAL or FULL: committing unlinks the journal without syncing the directory,
 ///   so the unlink may not survive; the journal comes back hot and the last commit is rolled
 ///   back. Only the last: the next transaction's journal is created in the same directory and
-///   its first sync syncs the directory (fact sheet §3.6, "one-time directory fsync"), which
-///   makes the unlink durable before that transaction touches the database.
+///   its first sync syncs the directory (SQLite's os_unix.c, `unixSync`, "one-time directory
+///   fsync"), which makes the unlink durable before that transaction touches the database.
 /// * DELETE at EXTRA: the directory is synced after the unlink: nothing is lost.
 /// * TRUNCATE at NORMAL: the truncation to zero bytes is not synced, so the old journal may
 ///   come back; again only the last commit, because the next transaction syncs the same file
 ///   (truncation included) before it writes the database.
 /// * TRUNCATE at FULL or EXTRA: the truncation is synced: nothing is lost.
 /// * PERSIST at NORMAL, FULL or EXTRA: the zeroed header is synced: nothing is lost.
-/// * WAL at NORMAL: commits do not sync the log (fact sheet §4.6), so any number of the last
-///   commits may be lost; a checkpoint syncs the log before it copies (§6.2), so commits it
-///   saw are kept ([`Durability::TailMayBeLost`], checkpoints being the durability points).
+/// * WAL at NORMAL: commits do not sync the log (SQLite's wal.c, `sqlite3WalFrames`), so any number
+///   of the last commits may be lost; a checkpoint syncs the log before it copies (wal.c,
+///   `walCheckpoint`), so commits it saw are kept ([`Durability::TailMayBeLost`], checkpoints being
+///   the durability points).
 /// * WAL at FULL or EXTRA: every commit syncs the log: nothing is lost.
 /// * synchronous=OFF, MEMORY and OFF journals: no promise at all (not even a committed prefix;
 ///   the harness still demands one, which is what the canaries rely on).

@@ -280,9 +280,10 @@ impl Worker<'_> {
     }
 }
 
-/// What `PRAGMA wal_checkpoint(mode)` may answer (fact sheet §6.1): never more checkpointed
-/// than logged; a non-passive checkpoint that is not busy has checkpointed everything; a
-/// truncating one has also emptied the log.
+/// What `PRAGMA wal_checkpoint(mode)` may answer
+/// (<https://sqlite.org/c3ref/wal_checkpoint_v2.html>): never more checkpointed than logged; a
+/// non-passive checkpoint that is not busy has checkpointed everything; a truncating one has also
+/// emptied the log.
 pub fn check_checkpoint(mode: &str, busy: bool, log: i64, checkpointed: i64) -> Result<(), String> {
     let fine = checkpointed <= log
         && (busy || mode == "passive" || checkpointed == log)

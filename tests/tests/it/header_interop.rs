@@ -1,6 +1,7 @@
 //! The database-header codec (`folio_pager::header`) against files written by stock sqlite3:
 //! page sizes including 65536 (stored as 1), the in-header size, and one change-counter bump
-//! per rollback-mode commit with version-valid-for kept equal (fact sheet §1.2, §1.3).
+//! per rollback-mode commit with version-valid-for kept equal
+//! (<https://sqlite.org/fileformat2.html#the_database_header>).
 
 use folio_pager::header::{file_version, DbHeader};
 use folio_tests::sqlite_cli::run_sqlite3_cli;

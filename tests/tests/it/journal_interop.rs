@@ -1,8 +1,9 @@
-//! folio-journal against stock sqlite3 (fact sheet §3): the codec on a live journal read while a
-//! sqlite3 process holds its write transaction open, and on the header a PERSIST commit leaves;
-//! playback of the hot journal a killed sqlite3 leaves (DELETE, TRUNCATE, PERSIST, with cache
-//! spills), compared byte for byte with sqlite3's own recovery; and sqlite3 rolling back a hot
-//! journal Folio wrote.
+//! folio-journal against stock sqlite3
+//! (<https://sqlite.org/fileformat2.html#the_rollback_journal>): the codec on a live journal read
+//! while a sqlite3 process holds its write transaction open, and on the header a PERSIST commit
+//! leaves; playback of the hot journal a killed sqlite3 leaves (DELETE, TRUNCATE, PERSIST, with
+//! cache spills), compared byte for byte with sqlite3's own recovery; and sqlite3 rolling back a
+//! hot journal Folio wrote.
 
 use folio_journal::format::{self, EndOfJournal, JournalHeader};
 use folio_journal::hot::{self, HotJournal};
@@ -27,7 +28,8 @@ fn a_live_sqlite3_journal_decodes_and_every_record_verifies() {
         child.ok("w", "UPDATE t SET v = upper(v) || 'x' WHERE id % 7 = 0");
 
         let journal = std::fs::read(journal_path(&db)).expect("sqlite3 has a journal open");
-        // Before its first sync SQLite leaves magic and record count zero (§3.2, normal mode).
+        // Before its first sync SQLite leaves magic and record count zero (pager.c,
+        // `writeJournalHdr`, normal mode).
         assert_eq!(&journal[..12], &[0u8; 12], "page size {page_size}");
         assert_eq!(JournalHeader::decode(&journal), Err(EndOfJournal::BadMagic));
         // Put the magic in to read the rest of the header with our decoder.
@@ -35,7 +37,7 @@ fn a_live_sqlite3_journal_decodes_and_every_record_verifies() {
         sector[..8].copy_from_slice(&format::MAGIC);
         let header = JournalHeader::decode(&sector).unwrap();
         assert_eq!(header.page_size, page_size);
-        assert_eq!(header.sector_size, 512, "PSOW on Linux: 512-byte journal headers (§3.1)");
+        assert_eq!(header.sector_size, 512, "PSOW on Linux: 512-byte journal headers");
         assert_eq!(u64::from(header.db_orig_pages) * u64::from(page_size), before.len() as u64);
         // Our encoder writes the same sector, padding included.
         let mut ours = vec![0u8; 512];

@@ -1,4 +1,4 @@
-//! Database-file locks against stock sqlite3 in another process (fact sheet §2).
+//! Database-file locks against stock sqlite3 in another process (SQLite's os_unix.c, `unixLock`).
 //!
 //! Both directions of SQLite's lock matrix:
 //! * theirs seen by us: while a stock SQLite connection holds SHARED, RESERVED, PENDING or
@@ -9,7 +9,7 @@
 //!   commit exactly where it should, and `F_GETLK` from its process sees our exact bytes;
 //! * the close pitfall: dropping one of our handles must not drop the locks of another.
 //!
-//! Matrix (a request conflicts with the holder's bytes; §2.2):
+//! Matrix (a request conflicts with the holder's bytes; os_unix.c, `unixLock`):
 //!
 //! | held \ wanted | SHARED | RESERVED | EXCLUSIVE  |
 //! |---------------|--------|----------|------------|
@@ -54,7 +54,7 @@ impl LockBytes {
     /// PENDING on the way from RESERVED (a committing writer).
     const PENDING_FROM_RESERVED: LockBytes =
         LockBytes { pending: Some(LockKind::Write), ..Self::RESERVED };
-    /// PENDING straight from SHARED (allowed: hot-journal rollback does it, §2.2).
+    /// PENDING straight from SHARED (allowed: hot-journal rollback does it, os_unix.c, `unixLock`).
     const PENDING_FROM_SHARED: LockBytes =
         LockBytes { pending: Some(LockKind::Write), ..Self::SHARED };
     const EXCLUSIVE_FROM_RESERVED: LockBytes = LockBytes {
@@ -169,7 +169,8 @@ fn their_reserved_lets_us_read_only() {
 
 /// Puts `child` at PENDING: connection `a` reads, connection `b` (same process) writes and
 /// tries to commit. SQLite takes the PENDING byte, then finds its sibling still reading and
-/// returns busy without undoing PENDING; the transaction stays open (§2.2, unixLock).
+/// returns busy without undoing PENDING; the transaction stays open (SQLite's os_unix.c,
+/// `unixLock`).
 fn child_to_pending(child: &mut SqliteChild) {
     child.ok("a", "BEGIN");
     child.ok("a", "SELECT count(*) FROM t");
@@ -358,12 +359,12 @@ fn our_exclusive_blocks_everything_and_downgrades() {
 // ---- The close pitfall ------------------------------------------------------------------------
 
 /// POSIX record locks belong to the process, and `close()` of *any* descriptor of a file drops
-/// every lock the process holds on it (fact sheet §2.3). Handle A's SHARED lock must survive
-/// handles B and C of the same file being closed. Without the per-inode table (which counts
-/// the process's locks and parks B's and C's descriptors until no lock remains), dropping B
-/// would close its descriptor, the kernel would silently release A's read lock on the shared
-/// range, and stock SQLite would commit under A's feet: the `INSERT` below would succeed and
-/// `F_GETLK` would find nothing, so this test fails.
+/// every lock the process holds on it (SQLite's os_unix.c, `unixInodeInfo`). Handle A's SHARED lock
+/// must survive handles B and C of the same file being closed. Without the per-inode table (which
+/// counts the process's locks and parks B's and C's descriptors until no lock remains), dropping B
+/// would close its descriptor, the kernel would silently release A's read lock on the shared range,
+/// and stock SQLite would commit under A's feet: the `INSERT` below would succeed and `F_GETLK`
+/// would find nothing, so this test fails.
 #[test]
 fn closing_a_second_handle_keeps_our_locks() {
     let (_dir, db, mut child) = rollback_db();

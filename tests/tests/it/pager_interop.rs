@@ -96,7 +96,7 @@ fn read_all(pager: &mut Pager, what: &str) -> Vec<Vec<u8>> {
 
 /// True if a journal with these bytes would make sqlite3 roll back: it starts with the journal
 /// magic (a journal whose first byte is zero is not hot; one with a damaged magic is hot but
-/// plays back nothing, fact sheet §3.7).
+/// plays back nothing, SQLite's pager.c, `hasHotJournal`).
 fn journal_plays_back(journal: Option<&Vec<u8>>) -> bool {
     journal.is_some_and(|j| j.len() >= MAGIC.len() && j[..MAGIC.len()] == MAGIC)
 }
@@ -377,9 +377,10 @@ fn overwrite(sim: &SimVfs, case: HotCase, to: &[u8]) -> folio_pager::Result<Page
     Ok(pager.stats())
 }
 
-/// File syncs a commit issues after the database sync, finalizing the journal (fact sheet
-/// §3.6): TRUNCATE syncs the truncated journal at FULL and above, PERSIST its zeroed header
-/// unless OFF, DELETE none (its directory sync at EXTRA is part of the delete).
+/// File syncs a commit issues after the database sync, finalizing the journal (SQLite's
+/// pager.c, `pager_end_transaction`): TRUNCATE syncs the truncated journal at FULL and above,
+/// PERSIST its zeroed header unless OFF, DELETE none (its directory sync at EXTRA is part of the
+/// delete).
 fn syncs_after_db_sync(mode: JournalMode, level: Synchronous) -> u64 {
     match mode {
         JournalMode::Truncate => u64::from(level >= Synchronous::Full),
@@ -558,7 +559,8 @@ fn sqlite3_rolls_back_the_hot_journal_a_crashed_commit_of_ours_leaves() {
     }
     // PERSIST over the journal an earlier spilling transaction left: the same transaction
     // again, so its segments line up with the stale ones. A crash after a spill's journal sync
-    // must not let sqlite3 run on into a stale segment (its header is spoiled first, §3.6 4b).
+    // must not let sqlite3 run on into a stale segment (its header is spoiled first, pager.c,
+    // `syncJournal`).
     for level in [S::Normal, S::Full] {
         let case = HotCase { mode: J::Persist, level, cache_size: 6, device: psow };
         let first = boot(derive(seed, 0x2000), case, &disk_with(&small.0));

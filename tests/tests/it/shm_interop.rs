@@ -1,4 +1,5 @@
-//! The `-shm` wal-index against stock sqlite3 in another process (fact sheet §5.6, §5.7, §11).
+//! The `-shm` wal-index against stock sqlite3 in another process
+//! (<https://sqlite.org/walformat.html>).
 //!
 //! * Theirs seen by us: a stock reader's read-mark slot and a stock writer's WAL_WRITE_LOCK
 //!   make our exclusive requests on those slots `Busy`; mapping a `-shm` that a live process
@@ -19,7 +20,7 @@ use folio_vfs::{LockLevel, ShmLockKind, ShmRegion, VfsFile, SHM_REGION_SIZE};
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
-/// Slot numbers (§5.6).
+/// Slot numbers (<https://sqlite.org/walformat.html>).
 const WAL_WRITE_LOCK: usize = 0;
 const WAL_CKPT_LOCK: usize = 1;
 const WAL_READ_LOCK_0: usize = 3;
@@ -39,7 +40,7 @@ fn wal_db() -> (TempDir, PathBuf, SqliteChild) {
 }
 
 /// A WAL-mode database with rows 1, 2, 3 that no process uses: the `sqlite3` shell made it and
-/// exited, and its last-close cleanup removed the `-wal` and `-shm` (§6.8).
+/// exited, and its last-close cleanup removed the `-wal` and `-shm` (wal.c, `sqlite3WalClose`).
 fn idle_wal_db() -> (TempDir, PathBuf) {
     let dir = TempDir::new().expect("temp dir");
     let db = dir.path().join("test.db");
@@ -50,7 +51,7 @@ fn idle_wal_db() -> (TempDir, PathBuf) {
 }
 
 /// Opens `db` as a WAL connection does: SHARED on the database file for as long as the
-/// wal-index is in use (§2.2), then region 0 of the `-shm`.
+/// wal-index is in use (os_unix.c, `unixLock`), then region 0 of the `-shm`.
 fn map_as_wal_connection(vfs: &OsVfs, db: &Path, extend: bool) -> (Box<dyn VfsFile>, ShmRegion) {
     let file = open_db(vfs, db);
     file.lock(LockLevel::Shared).expect("SHARED on the database file");
@@ -221,9 +222,9 @@ fn first_opener_reinitialises_a_stale_shm() {
 
     let vfs = OsVfs::new();
     let (ours, region) = map_as_wal_connection(&vfs, &db, true);
-    // SQLite truncates to 3 bytes, not 0 (a debugging aid, §5.7), so bytes 0..3 may keep their
-    // stale contents; byte 3 onwards must read zero. (The stale bytes are harmless: they make
-    // the two header copies differ, which forces recovery.)
+    // SQLite truncates to 3 bytes, not 0 (a debugging aid, os_unix.c, `unixOpenSharedMemory`), so
+    // bytes 0..3 may keep their stale contents; byte 3 onwards must read zero. (The stale bytes are
+    // harmless: they make the two header copies differ, which forces recovery.)
     let first_word = region.load_u32(0, Ordering::Acquire).to_ne_bytes();
     assert_eq!(first_word[3], 0, "stale byte 3 of {first_word:x?}");
     for offset in [4, 48, 96, 136, 16_384, 30_000, SHM_REGION_SIZE - 4] {
@@ -260,7 +261,8 @@ fn our_dms_lock_keeps_sqlite3_from_reinitialising() {
 
     assert_eq!(region.load_u32(30_000, Ordering::Acquire), 0xdead_beef, "marker lost");
     assert_eq!(region.load_u32(0, Ordering::Acquire), WAL_INDEX_VERSION, "their header");
-    // Our SHARED lock on the database stopped the shell's last-close cleanup (§6.8).
+    // Our SHARED lock on the database stopped the shell's last-close cleanup (wal.c,
+    // `sqlite3WalClose`).
     assert!(shm_path(&db).exists());
 
     ours.shm_unmap(false).unwrap();

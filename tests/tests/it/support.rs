@@ -1,13 +1,13 @@
-//! Helpers shared by the interop suites: the fact sheet's byte offsets (written out here, not
-//! taken from folio-vfs, so the tests check the VFS against SQLite rather than against itself),
-//! opening a database through the OS VFS, and checking for `Busy`.
+//! Helpers shared by the interop suites: the byte offsets of <https://sqlite.org/fileformat2.html>
+//! (written out here, not taken from folio-vfs, so the tests check the VFS against SQLite rather
+//! than against itself), opening a database through the OS VFS, and checking for `Busy`.
 
 use folio_vfs::os::OsVfs;
 use folio_vfs::{FileKind, OpenFlags, Vfs, VfsFile};
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
-/// The PENDING byte of the database file (fact sheet §2.1).
+/// The PENDING byte of the database file (SQLite's os.h, `PENDING_BYTE`).
 pub const PENDING_BYTE: u64 = 0x4000_0000;
 /// The RESERVED byte.
 pub const RESERVED_BYTE: u64 = 0x4000_0001;
@@ -16,11 +16,13 @@ pub const SHARED_FIRST: u64 = 0x4000_0002;
 /// Length of that range.
 pub const SHARED_SIZE: u64 = 510;
 
-/// Byte of the `-shm` file that carries lock slot 0; slot `i` is byte `120 + i` (§5.6).
+/// Byte of the `-shm` file that carries lock slot 0; slot `i` is byte `120 + i`
+/// (<https://sqlite.org/walformat.html>).
 pub const SHM_LOCK_BYTE0: u64 = 120;
-/// The dead-man-switch byte of the `-shm` file (§5.7).
+/// The dead-man-switch byte of the `-shm` file (os_unix.c, `unixLockSharedMemory`).
 pub const SHM_DMS_BYTE: u64 = 128;
-/// The wal-index version word, at offset 0 (and 48) of region 0 (§5.2).
+/// The wal-index version word, at offset 0 (and 48) of region 0
+/// (<https://sqlite.org/walformat.html>).
 pub const WAL_INDEX_VERSION: u32 = 3_007_000;
 
 /// Opens `db` read-write through `vfs` as a main database file.

@@ -195,7 +195,7 @@ fn wal_normal_keeps_a_committed_prefix_at_every_crash_point() {
 
 #[test]
 fn wal_extra_survives_every_crash_point() {
-    // EXTRA syncs the log as FULL does (fact sheet §4.6): fewer workloads in CI.
+    // EXTRA syncs the log as FULL does (SQLite's wal.c, `sqlite3WalFrames`): fewer workloads in CI.
     check_level(Synchronous::Extra, CI_SEEDS / 3);
 }
 

@@ -29,7 +29,7 @@ const WORKER: &str = env!("CARGO_BIN_EXE_folio-wal-worker");
 const ROWS: u32 = 600;
 const PAGE_SIZE: u32 = 1024;
 const DEFAULT_SEED: u64 = 0x5a1_f011_0a1e;
-/// Frames the first wal-index region indexes (`HASHTABLE_NPAGE_ONE`, fact sheet §5.1).
+/// Frames the first wal-index region indexes (SQLite's wal.c, `HASHTABLE_NPAGE_ONE`).
 const FRAMES_IN_REGION_0: u64 = 4062;
 
 fn seed() -> u64 {

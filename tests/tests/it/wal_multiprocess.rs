@@ -7,7 +7,7 @@
 //!   mode, each process starting at a different one);
 //! * two writers against a reader that checkpoints PASSIVE after every snapshot and one that
 //!   restarts and truncates the log often: the writers restart the log under running
-//!   checkpoints, the race of fact sheet §6.9.
+//!   checkpoints, the race of <https://sqlite.org/releaselog/3_51_3.html>.
 //!
 //! Torn reads: every snapshot any process reads (its read transactions and the start of its
 //! write transactions) must show the constant `sum(v)`. Lost updates: each writer owns a

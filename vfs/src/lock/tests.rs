@@ -1,6 +1,7 @@
-//! Unit tests of the in-process lock table against SQLite's locking matrix (fact sheet §2.2,
-//! §2.3): conflicts between handles of one process, the exact sequence of process-level record
-//! locks (`fcntl` calls in the OS VFS), conflicts reported by "another process", and `on_idle`.
+//! Unit tests of the in-process lock table against SQLite's locking matrix (SQLite's
+//! os_unix.c, `unixLock`): conflicts between handles of one process, the exact sequence of
+//! process-level record locks (`fcntl` calls in the OS VFS), conflicts reported by "another
+//! process", and `on_idle`.
 #![cfg(not(loom))]
 
 use super::*;

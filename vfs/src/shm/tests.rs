@@ -1,6 +1,6 @@
 //! Unit tests of shm regions (atomic accessors, byte order, bounds) and of slot arbitration
-//! between connections of one process (fact sheet §5.6), with a fake process-lock layer that
-//! records the record-lock calls and can play another process.
+//! between connections of one process (<https://sqlite.org/walformat.html>), with a fake
+//! process-lock layer that records the record-lock calls and can play another process.
 #![cfg(not(loom))]
 
 use super::*;

@@ -1,5 +1,5 @@
 //! The disk model behind the simulated VFS: what every file holds now, what would survive a
-//! power loss, and the crash itself (fact sheet §9.1, after SQLite's `test6.c`).
+//! power loss, and the crash itself (after SQLite's `test6.c`).
 //!
 //! * Every write and truncate since a file's last sync is *pending*, in one global ordered list.
 //!   `sync(F)` makes F's pending entries durable (on a SEQUENTIAL device, everything before F's

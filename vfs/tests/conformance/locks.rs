@@ -1,5 +1,6 @@
 //! Conformance: SQLite's database lock matrix between handles of one file in one process
-//! (fact sheet §2.2, §2.3): the handles exclude each other exactly as two connections would.
+//! (SQLite's os_unix.c, `unixLock`): the handles exclude each other exactly as two connections
+//! would.
 
 use crate::{assert_busy, Env};
 use folio_vfs::{Error, FileKind, LockLevel, OpenFlags, VfsFile};

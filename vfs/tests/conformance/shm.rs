@@ -1,6 +1,6 @@
-//! Conformance: the wal-index shared memory (fact sheet §5.6, §5.7): regions mapped on demand,
-//! shared between the handles of one database, the eight slot locks, and a fresh start (zeroed
-//! memory) once nobody has it mapped, the effect of the dead-man switch.
+//! Conformance: the wal-index shared memory (<https://sqlite.org/walformat.html>): regions mapped
+//! on demand, shared between the handles of one database, the eight slot locks, and a fresh start
+//! (zeroed memory) once nobody has it mapped, the effect of the dead-man switch.
 
 use crate::{assert_busy, Env};
 use folio_vfs::{ShmLockKind, ShmRegion, VfsFile, SHM_NLOCK, SHM_REGION_SIZE};
