@@ -1,4 +1,6 @@
-//! The rollback journal's bytes (fact sheet §3.2–§3.4): headers, page records, the
+//! The rollback journal's bytes (SQLite's pager.c, `writeJournalHdr`,
+//! `pager_playback_one_page`, `writeSuperJournal`;
+//! <https://sqlite.org/fileformat2.html#the_rollback_journal>): headers, page records, the
 //! super-journal trailer. Every offset and byte order of the journal lives here.
 //!
 //! ```text

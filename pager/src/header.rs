@@ -1,5 +1,6 @@
-//! The 100-byte database header at the start of page 1 (fact sheet §1.2, §1.3): the fields the
-//! pager reads and maintains. Every offset and byte order of the header lives here.
+//! The 100-byte database header at the start of page 1
+//! (<https://sqlite.org/fileformat2.html#the_database_header>): the fields the pager reads and
+//! maintains. Every offset and byte order of the header lives here.
 //!
 //! ```text
 //!  0 magic "SQLite format 3\0"      16 page size (BE16; 1 = 65536)   18 write version  19 read version
@@ -91,7 +92,7 @@ pub enum InvalidHeader {
         page_size: u32,
     },
     /// The file-format read version is newer than this code reads (above 2).
-    #[error("header offset {OFF_READ_VERSION}: file format read version {version} is newer than this code")]
+    #[error("header offset {OFF_READ_VERSION}: read version {version} is newer than this code")]
     ReadVersion {
         /// The version.
         version: u8,

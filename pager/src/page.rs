@@ -1,5 +1,5 @@
 //! [`PageRef`]: a read-only page handed to the layer above, from the cache or from the memory
-//! map; the two look the same to the caller (DESIGN-NOTES §4).
+//! map; the two look the same to the caller.
 
 use folio_vfs::MappedPage;
 use std::sync::Arc;

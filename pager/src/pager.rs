@@ -79,7 +79,7 @@ pub struct Pager {
     opts: PagerOptions,
     page_size: u32,
     reserved: u8,
-    /// The journal's header size and alignment (fact sheet §3.1).
+    /// The journal's header size and alignment (SQLite's pager.c, `setSectorSize`).
     sector_size: u32,
     device: DeviceCharacteristics,
     cache: PageCache,

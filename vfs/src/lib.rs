@@ -19,7 +19,8 @@
 //! * Lock arbitration between handles of one process lives in one place, [`lock`] (database
 //!   locks) and [`shm`] (slot locks), used by every VFS; the OS VFS adds the `fcntl` calls.
 //! * Shared memory is never exposed as a Rust reference: [`ShmRegion`] has atomic accessors only
-//!   (see `shared/DESIGN-NOTES.md` §1).
+//!   (a reference into memory another process writes is undefined behaviour; an atomic access
+//!   is not).
 //! * `unsafe` lives only in the OS VFS's system-call and mapping code, each block justified.
 
 pub mod error;
@@ -279,7 +280,7 @@ impl ReadOutcome {
 /// A read-only view of bytes of the database file straight from a memory map (`xFetch`).
 ///
 /// The mapping stays alive while any `MappedPage` into it exists, even if the file handle remaps
-/// or unmaps. Soundness contract (`shared/DESIGN-NOTES.md` §3): the bytes under a page do not
+/// or unmaps. Soundness contract: the bytes under a page do not
 /// change while it lives only because the caller holds the lock that stops every writer (SHARED
 /// in rollback mode; in WAL mode a checkpoint never overwrites a page a reader may read from the
 /// database). Only the page's own bytes are ever borrowed, never the whole map: other pages of

@@ -1,10 +1,10 @@
 //! The OS VFS for Linux and other Unixes: real files, SQLite's exact lock protocol.
 //!
 //! * Database locks are `fcntl` byte-range locks on the PENDING byte, the RESERVED byte and the
-//!   510-byte SHARED range (fact sheet §2.2), so stock sqlite3 processes and ours exclude each
-//!   other. Between handles of this process the per-inode table ([`crate::lock::InodeLocks`])
-//!   decides first, and a descriptor whose close would drop the process's locks is parked until
-//!   the last lock on the inode goes (fact sheet §2.3).
+//!   510-byte SHARED range (SQLite's os_unix.c, `unixLock`), so stock sqlite3 processes and ours
+//!   exclude each other. Between handles of this process the per-inode table
+//!   ([`crate::lock::InodeLocks`]) decides first, and a descriptor whose close would drop the
+//!   process's locks is parked until the last lock on the inode goes (os_unix.c, `unixInodeInfo`).
 //! * Shared memory: one `-shm` node per inode per process (`os/shm.rs`), SQLite's dead-man switch
 //!   on byte 128 and slot locks on bytes 120..127, 32 KiB regions mapped `MAP_SHARED`.
 //! * mmap (`os/mmap.rs`): the first `min(limit, file size)` bytes mapped read-only and shared;

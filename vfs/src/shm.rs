@@ -1,10 +1,11 @@
-//! Shared memory for the wal-index: regions and lock slots (fact sheet §5.1, §5.6, §5.7).
+//! Shared memory for the wal-index: regions and lock slots (<https://sqlite.org/walformat.html>).
 //!
 //! A [`ShmRegion`] is one 32 KiB region of the `-shm` file (or of heap memory). Other processes
-//! write it while we read it, so it is never exposed as `&[u8]`: every access is an atomic
-//! 16- or 32-bit load or store in the host's byte order (`shared/DESIGN-NOTES.md` §1). Under
-//! `cfg(loom)` a heap region is an array of loom atomics, so loom explores the real wal-index
-//! code that uses it.
+//! write it while we read it, so it is never exposed as `&[u8]`: every access is an atomic 16- or
+//! 32-bit load or store in the host's byte order: a `&[u8]` into memory another process writes
+//! would be undefined behaviour, an atomic access of the same width as SQLite's is not. Under
+//! `cfg(loom)` a heap region is an array of loom atomics, so loom explores the real wal-index code
+//! that uses it.
 //!
 //! Each offset must be accessed with one width throughout (the wal-index uses 32-bit words for
 //! its header and page numbers, 16-bit slots for its hash tables), as SQLite's code does.

@@ -4,8 +4,8 @@
 //! the recover lock, and the connection's end (with the last connection's cleanup).
 //! Write transactions are in `conn/write.rs`, checkpoints in `conn/checkpoint.rs`.
 //!
-//! The protocols follow SQLite's `wal.c` step by step (fact sheet §4.5-§5.11); each function
-//! names the SQLite function it follows. Shared memory is touched only through
+//! The protocols follow SQLite's `wal.c` step by step (<https://sqlite.org/walformat.html>); each
+//! function names the SQLite function it follows. Shared memory is touched only through
 //! [`folio_vfs::ShmRegion`]'s atomic accessors and the functions of [`crate::index`].
 //!
 //! Lock slots (`xShmLock`): 0 WRITE, 1 CKPT, 2 RECOVER, 3.. READ(0..4). With a heap-memory index

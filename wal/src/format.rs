@@ -1,6 +1,7 @@
-//! The WAL file's bytes (fact sheet §4.1–§4.4; SQLite's `wal.c` header comment,
-//! `walChecksumBytes`, `walEncodeFrame`, `walDecodeFrame`): the 32-byte header, the 24-byte frame
-//! headers, and the cumulative checksum. Every WAL offset and byte order lives here.
+//! The WAL file's bytes (<https://sqlite.org/fileformat2.html#wal_file_format>; SQLite's `wal.c`
+//! header comment, `walChecksumBytes`, `walEncodeFrame`, `walDecodeFrame`): the 32-byte header,
+//! the 24-byte frame headers, and the cumulative checksum. Every WAL offset and byte order lives
+//! here.
 //!
 //! ```text
 //! header (32 bytes, every field BE32):

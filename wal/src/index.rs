@@ -1,5 +1,5 @@
-//! The wal-index (`<db>-shm`) codec (fact sheet §5.1–§5.5; SQLite's `wal.c`: `WalIndexHdr`,
-//! `WalCkptInfo`, `walIndexWriteHdr`, `walIndexTryHdr`, `walHash`, `walFramePage`,
+//! The wal-index (`<db>-shm`) codec (<https://sqlite.org/walformat.html>; SQLite's `wal.c`:
+//! `WalIndexHdr`, `WalCkptInfo`, `walIndexWriteHdr`, `walIndexTryHdr`, `walHash`, `walFramePage`,
 //! `walHashGet`, `walIndexAppend`, `walCleanupHash`, `sqlite3WalFindFrame`).
 //!
 //! Other processes change these bytes while we read them, so everything here goes through

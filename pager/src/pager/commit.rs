@@ -1,4 +1,5 @@
-//! Commit and rollback in the rollback-journal modes (fact sheet §3.6): phase one journals page
+//! Commit and rollback in the rollback-journal modes (SQLite's pager.c,
+//! `sqlite3PagerCommitPhaseOne`, `sqlite3PagerCommitPhaseTwo`): phase one journals page
 //! 1 with the bumped change counter and every page a truncation drops, syncs the journal under
 //! EXCLUSIVE, writes the dirty pages, sets the file size and syncs the database; phase two
 //! finalizes the journal as the journal mode says — that is the commit point.

@@ -1,4 +1,5 @@
-//! Hot-journal recovery at the start of a read transaction (fact sheet §3.7): a journal left by
+//! Hot-journal recovery at the start of a read transaction (SQLite's pager.c, `hasHotJournal`,
+//! `pager_playback`): a journal left by
 //! a connection that died mid-commit is played back before anyone reads the database.
 
 use super::Pager;

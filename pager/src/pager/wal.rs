@@ -1,4 +1,4 @@
-//! WAL mode (fact sheet §4-§6): the pager over a [`folio_wal::Wal`].
+//! WAL mode (<https://sqlite.org/wal.html>): the pager over a [`folio_wal::Wal`].
 //!
 //! * Opening: a database whose header says WAL (bytes 18/19 = 2), or whose `-wal` exists, is
 //!   read through its log (SQLite's `pagerOpenWalIfPresent` and `lockBtree`); a `-wal` beside

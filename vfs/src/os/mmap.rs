@@ -1,5 +1,5 @@
-//! The memory map of a database file (fact sheet §7): the first `min(limit, file size)` bytes,
-//! mapped read-only and shared, handed out a page at a time.
+//! The memory map of a database file (<https://sqlite.org/mmap.html>): the first
+//! `min(limit, file size)` bytes, mapped read-only and shared, handed out a page at a time.
 //!
 //! Each mapping is reference counted: [`MappedPage`]s keep the mapping they came from alive, so
 //! a remap (the file grew) or an unmap (the file changed underneath) never invalidates a page in

@@ -1,5 +1,6 @@
 //! The `-shm` file of the OS VFS: one node per inode per process, the dead-man-switch protocol,
-//! 32 KiB regions mapped `MAP_SHARED`, and the slot locks on bytes 120..127 (fact sheet §5.7).
+//! 32 KiB regions mapped `MAP_SHARED`, and the slot locks on bytes 120..127 (SQLite's
+//! os_unix.c, `unixShmMap`).
 //!
 //! A read-only `-shm` (asked for with `OpenFlags::readonly_shm`, or read-write refused) follows
 //! SQLite's unix VFS (`unixOpenSharedMemory`, `unixLockSharedMemory`, `unixShmMap`): it is
@@ -48,10 +49,10 @@ impl ShmNode {
         FcntlLocks { fd: self.file.as_fd(), path: &self.path, op }
     }
 
-    /// Opens `<db>-shm` and runs the dead-man-switch protocol on byte 128 (fact sheet §5.7):
-    /// if no process holds the DMS byte, we are the first user and the contents are stale, so
-    /// truncate the file (to 3 bytes, as SQLite does) under an exclusive DMS lock; then hold the
-    /// DMS byte shared for as long as the node lives.
+    /// Opens `<db>-shm` and runs the dead-man-switch protocol on byte 128 (os_unix.c,
+    /// `unixLockSharedMemory`): if no process holds the DMS byte, we are the first user and the
+    /// contents are stale, so truncate the file (to 3 bytes, as SQLite does) under an exclusive
+    /// DMS lock; then hold the DMS byte shared for as long as the node lives.
     ///
     /// With `readonly_shm` the file is opened read-only and never created; otherwise read-write
     /// (created with the database's permission bits), and read-only if that is refused. A
@@ -123,7 +124,7 @@ impl ShmNode {
         Ok(true)
     }
 
-    /// Maps region `region`, growing the file first when `extend` (fact sheet §5.7).
+    /// Maps region `region`, growing the file first when `extend` (os_unix.c, `unixShmMap`).
     pub(crate) fn map(&self, region: u32, extend: bool) -> Result<Option<ShmRegion>> {
         let region = region as usize;
         let mut regions = self.regions.lock();

@@ -1,4 +1,4 @@
-//! Checkpoints (`sqlite3WalCheckpoint`, `walCheckpoint`; fact sheet §6): copy the log's newest
+//! Checkpoints (`sqlite3WalCheckpoint`, `walCheckpoint`): copy the log's newest
 //! page images back into the database file, as far as readers allow, in ascending page order,
 //! syncing the log before the first database write and the database after a complete copy.
 //!
@@ -8,7 +8,8 @@
 //! the log to 0 bytes. A mode that cannot get the WRITE lock degrades to PASSIVE and reports
 //! busy.
 //!
-//! The WAL-reset race (fixed in SQLite 3.51.3, fact sheet §6.9) cannot happen here: after
+//! The WAL-reset race (fixed in SQLite 3.51.3,
+//! <https://sqlite.org/releaselog/3_51_3.html>) cannot happen here: after
 //! taking READ_LOCK(0), the checkpointer re-reads the live header and abandons the copy if the
 //! log was restarted since its snapshot, before it touches `nBackfill`.
 
@@ -408,7 +409,7 @@ impl Wal {
 /// cache into the database's; else (the memory VFS, the simulated disk, frames past the map's
 /// cap) read from the log into one buffer that every batch reuses.
 ///
-/// Soundness of the map (`MappedPage`'s contract, `shared/DESIGN-NOTES.md` §3): it covers the
+/// Soundness of the map (`MappedPage`'s contract): it covers the
 /// log's bytes `0..end of frame safe` only, and lives only inside `copy_frames`, while the
 /// checkpointer holds CKPT and READ_LOCK(0) exclusive and after it re-checked that the log
 /// was not restarted since its snapshot. Those bytes cannot change until then:
