@@ -274,6 +274,12 @@ fn corrupt_files_exit_3_with_one_sentence_naming_the_file() {
     assert_eq!(dump["header"], serde_json::Value::Null);
     assert!(dump["ignored"].as_str().unwrap().contains("magic"), "{dump}");
 
+    // A -shm cut at an odd length past its header still dumps; one shorter than the header
+    // cannot.
+    let shm = format!("{}-shm", db.display());
+    std::fs::write(&shm, [7u8; 1001]).unwrap();
+    let dump = json(&["shm", "dump", db.to_str().unwrap()], 0);
+    assert_eq!(dump["usable"], false, "{dump}");
     // A -shm shorter than its header.
     std::fs::write(format!("{}-shm", db.display()), [1u8; 20]).unwrap();
     let out = folio(&["shm", "dump", db.to_str().unwrap()]);

@@ -134,7 +134,9 @@ pub(crate) fn dump(path: &Path) -> Result<ShmReport, CliError> {
     }
     // Region 0 as the WAL code sees it in shared memory, so the same loaders read it.
     let region0 = ShmRegion::heap();
-    region0.copy_in(0, &bytes[..bytes.len().min(REGION_SIZE)], Ordering::Relaxed);
+    // Whole words only: a file cut at any length must not stop the dump.
+    let len = bytes.len().min(REGION_SIZE) / 4 * 4;
+    region0.copy_in(0, &bytes[..len], Ordering::Relaxed);
     let first = index::load_header_copy(&region0, HeaderCopy::First);
     let second = index::load_header_copy(&region0, HeaderCopy::Second);
     let unusable = index::read_header(&region0, &|| {}).err().map(|why| match why {
