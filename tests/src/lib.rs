@@ -9,6 +9,8 @@
 //!   it for each recoverer.
 //! * [`crash`] is the crash-test harness: seeded workloads on the simulated disk, crash points
 //!   swept or sampled, and the committed-prefix oracle.
+//! * [`fuzz`] holds the bodies of the fuzz targets (one per decoder of bytes read from disk),
+//!   shared with the cargo-fuzz binaries under `fuzz/`.
 //! * [`fixed_table`] reads (and updates in place) one shape of SQLite table page by page:
 //!   `t(id INTEGER PRIMARY KEY, v INTEGER)` with 8-byte values, for the WAL suites whose
 //!   Folio side has no b-tree layer.
@@ -26,6 +28,7 @@
 
 pub mod crash;
 pub mod fixed_table;
+pub mod fuzz;
 pub mod sqlite_child;
 pub mod sqlite_cli;
 pub mod sqlite_hot;

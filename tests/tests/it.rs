@@ -13,6 +13,8 @@
 //!   SQLite through the bridge beside SQLite's unix VFS: a live stock writer's commits read
 //!   without writing the `-shm`, no checkpoint; a dead writer's log read through a private index.
 //! * `crash_harness`: the crash-test harness proving itself on the toy commit protocol.
+//! * `fuzz_corpus`: every fuzz target's corpus and every crash it found, replayed on stable,
+//!   and seeded random inputs through each target.
 //! * `async_crash`: the toy commit protocol through folio-asyncio's async VFS on the simulated
 //!   disk: every crash recovers a committed prefix that keeps everything at or before the
 //!   durability watermark; I/O errors at every operation.
@@ -61,6 +63,8 @@ mod bridge_crash;
 mod bridge_interop;
 #[path = "it/crash_harness.rs"]
 mod crash_harness;
+#[path = "it/fuzz_corpus.rs"]
+mod fuzz_corpus;
 #[path = "it/header_interop.rs"]
 mod header_interop;
 #[path = "it/journal_interop.rs"]

@@ -6,6 +6,7 @@
 //!   directory ([`loom`]).
 //! * `crash` runs the crash suites of folio-tests with a larger budget ([`crash`]).
 //! * `bench` runs the criterion benchmarks ([`bench`](mod@bench)).
+//! * `fuzz` runs the cargo-fuzz targets with libFuzzer on nightly ([`fuzz`]).
 //! * `tidy` checks the workspace's structure: the layer graph, the `unsafe` allow-list, `//!`
 //!   docs, no `mod.rs`, file lengths ([`tidy`]). The same checks run as `#[test]`s.
 //!
@@ -17,6 +18,7 @@ mod bench;
 mod ci;
 mod cmd;
 mod crash;
+mod fuzz;
 mod loom;
 mod tidy;
 
@@ -46,11 +48,14 @@ commands:
                               replay command of every violation; --replay runs the one run seed
                               a failure printed
   bench [-- <criterion args>] every criterion benchmark, each beside its physical limit
+  fuzz [TARGET ...] [--time S]
+                              the cargo-fuzz targets (fuzz/fuzz_targets/: one per decoder) with
+                              libFuzzer on nightly, S seconds each (default 60), all when none is
+                              named; installs cargo-fuzz when missing; ends with one line per
+                              target (runs, coverage, corpus, crash)
   tidy                        the workspace structure checks (layer graph, unsafe allow-list,
                               //! docs, no mod.rs, file length)
-  help                        this text
-
-fuzz arrives with its issue; it is not implemented yet.";
+  help                        this text";
 
 /// Preemption bound for a manual `cargo xtask loom`; CI uses [`loom::CI_PREEMPTIONS`].
 const MANUAL_PREEMPTIONS: u32 = 3;
@@ -73,6 +78,8 @@ enum Command {
     Tidy,
     /// `cargo xtask bench [-- args]`
     Bench(Vec<String>),
+    /// `cargo xtask fuzz [TARGET ...] [--time S]`
+    Fuzz(fuzz::Plan),
     /// `cargo xtask help`
     Help,
 }
@@ -97,6 +104,7 @@ fn main() -> ExitCode {
         Command::Crash(budget) => crash::run(&root, &budget),
         Command::Tidy => tidy::run(&root),
         Command::Bench(args) => bench::run(&root, &args),
+        Command::Fuzz(plan) => fuzz::run(&root, &plan),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -125,7 +133,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
                 Err(format!("unknown argument `{arg}` for `bench` (criterion's go after `--`)"))
             }
         },
-        "fuzz" => Err(format!("`{command}` is not implemented yet; it arrives with its issue")),
+        "fuzz" => fuzz::parse(rest).map(Command::Fuzz),
         other => Err(format!("unknown command `{other}`")),
     }
 }

@@ -1,0 +1,9 @@
+//! cargo-fuzz target `journal_playback`: libFuzzer drives `folio_tests::fuzz::journal_playback`, compiled here from
+//! the same file (`tests/src/fuzz.rs`) that CI replays the corpus through on stable.
+#![no_main]
+
+#[path = "../../tests/src/fuzz.rs"]
+#[allow(dead_code)]
+mod bodies;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| bodies::journal_playback(data));
