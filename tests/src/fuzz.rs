@@ -141,9 +141,11 @@ pub fn journal_record(data: &[u8]) {
 }
 
 /// A whole hot journal played back into a four-page database, as recovery does: every header,
-/// segment, record and trailer it can reach.
+/// segment, record and trailer it can reach. The database's file system caps files at 64 MiB:
+/// a journal's original size is taken on trust, as SQLite takes it (a hostile one grows the
+/// file, sparse on a real disk), and memory is not a sparse disk.
 pub fn journal_playback(data: &[u8]) {
-    let vfs = MemoryVfs::new();
+    let vfs = MemoryVfs::builder().max_file_size(64 << 20).build();
     let open = |name: &str, kind| {
         vfs.open(Some(Path::new(name)), OpenFlags::create(kind)).expect("memory open")
     };

@@ -48,6 +48,7 @@ pub struct MemoryVfsBuilder {
     sector_size: u32,
     device_characteristics: DeviceCharacteristics,
     seed: Option<u64>,
+    max_file_size: u64,
 }
 
 struct FileSystem {
@@ -58,6 +59,8 @@ struct FileSystem {
     rng: Mutex<Rng>,
     sector_size: u32,
     device_characteristics: DeviceCharacteristics,
+    /// The largest size a write or truncate may give a file; beyond it `EFBIG`.
+    max_file_size: u64,
 }
 
 /// One file, whatever names it has had (the memory VFS's inode).
@@ -109,6 +112,7 @@ impl MemoryVfs {
             sector_size: DEFAULT_SECTOR_SIZE,
             device_characteristics: DeviceCharacteristics::POWERSAFE_OVERWRITE,
             seed: None,
+            max_file_size: u64::MAX,
         }
     }
 
@@ -157,6 +161,14 @@ impl MemoryVfsBuilder {
         self
     }
 
+    /// The largest size a file may reach: a write or truncate past it fails with `EFBIG`, as
+    /// a real file system's maximum file size (or `RLIMIT_FSIZE`) makes it fail, instead of the
+    /// process trying to allocate it. Unlimited by default.
+    pub fn max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes;
+        self
+    }
+
     /// The file system, empty.
     pub fn build(self) -> MemoryVfs {
         let seed = self.seed.unwrap_or_else(fresh_seed);
@@ -167,6 +179,7 @@ impl MemoryVfsBuilder {
                 rng: Mutex::new(Rng::new(seed)),
                 sector_size: self.sector_size,
                 device_characteristics: self.device_characteristics,
+                max_file_size: self.max_file_size,
             }),
         }
     }
@@ -286,7 +299,8 @@ impl MemoryFile {
 
     /// A byte count or offset as an index into the data, or EFBIG.
     fn index(&self, op: Op, offset: u64, value: Option<u64>) -> Result<usize> {
-        value.and_then(|v| usize::try_from(v).ok()).ok_or_else(|| {
+        let within = value.filter(|&v| v <= self.fs.max_file_size);
+        within.and_then(|v| usize::try_from(v).ok()).ok_or_else(|| {
             Error::io_at(op, &self.path, offset, io::Error::from_raw_os_error(libc::EFBIG))
         })
     }

@@ -179,6 +179,20 @@ fn offsets_beyond_memory_are_efbig() {
 }
 
 #[test]
+fn a_file_system_with_a_maximum_file_size_refuses_to_grow_past_it() {
+    let vfs = MemoryVfs::builder().max_file_size(4096).build();
+    let file = db(&vfs, "/capped");
+    file.write_at(4000, &[1; 96]).unwrap();
+    let err = file.write_at(4000, &[1; 97]).unwrap_err();
+    assert!(matches!(err, Error::Io { op: Op::Write, offset: Some(4000), .. }), "{err:?}");
+    assert_eq!(err.raw_os_error(), Some(libc::EFBIG));
+    let err = file.truncate(1 << 40).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EFBIG));
+    assert_eq!(file.size().unwrap(), 4096, "nothing was written or allocated past the cap");
+    file.truncate(10).unwrap();
+}
+
+#[test]
 fn no_memory_map() {
     let vfs = MemoryVfs::new();
     let file = db(&vfs, "/mm");
