@@ -46,9 +46,7 @@ fn wal_size(db: &Path) -> u64 {
 
 /// Runs `folio checkpoint DB --mode MODE --json`, expecting success; the report.
 fn checkpoint_json(db: &Path, mode: &str) -> serde_json::Value {
-    let out = folio(&["checkpoint", db.to_str().unwrap(), "--mode", mode, "--json"]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let report = json(&["checkpoint", db.to_str().unwrap(), "--mode", mode], 0);
     assert_eq!(report["mode"], mode);
     assert_eq!(report["wal"], true);
     report
