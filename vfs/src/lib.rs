@@ -21,7 +21,8 @@
 //! * Shared memory is never exposed as a Rust reference: [`ShmRegion`] has atomic accessors only
 //!   (a reference into memory another process writes is undefined behaviour; an atomic access
 //!   is not).
-//! * `unsafe` lives only in the OS VFS's system-call and mapping code, each block justified.
+//! * `unsafe` lives only in the OS VFS's system-call and mapping code and in the view of a mapped
+//!   `-shm` region as atomic words (`shm/mapped.rs`), each block justified.
 
 pub mod error;
 pub mod format;
