@@ -1,6 +1,7 @@
 //! One module per command: each opens what it needs, does the work and returns a report
 //! ([`crate::Report`]) for the caller to print as text or JSON.
 
+pub(crate) mod check;
 pub(crate) mod checkpoint;
 pub(crate) mod info;
 pub(crate) mod shm;

@@ -5,6 +5,9 @@
 //! * `folio info DB`: the header's fields, the journal mode the file is in, pages and free
 //!   pages, the journal, the WAL's frames and the `-shm`'s checkpoint state and read marks. It
 //!   only reads.
+//! * `folio check DB [--sqlite3]`: the storage layer's checks (header, stated size against the
+//!   file, freelist count, WAL against wal-index, a crash's leftovers); `--sqlite3` adds stock
+//!   `PRAGMA integrity_check`. Exit status 3 when anything is corrupt.
 //! * `folio wal dump DB`: the WAL's header and every valid frame (page, commit marks), and where
 //!   and why the valid frames end.
 //! * `folio shm dump DB`: the wal-index header copies and whether a reader could use them,
@@ -59,6 +62,14 @@ pub enum Command {
     Info {
         /// The database file.
         db: PathBuf,
+    },
+    /// Check a database and its sidecars; exit status 3 if anything is corrupt.
+    Check {
+        /// The database file.
+        db: PathBuf,
+        /// Also run stock SQLite's `PRAGMA integrity_check` (the sqlite3 shell).
+        #[arg(long)]
+        sqlite3: bool,
     },
     /// The write-ahead log: header, frames, commit marks, where the valid frames end.
     Wal {
@@ -155,6 +166,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 pub fn run(cli: &Cli) -> Result<ExitStatus, CliError> {
     match &cli.command {
         Command::Info { db } => emit(cli, &cmd::info::run(db)?),
+        Command::Check { db, sqlite3 } => emit(cli, &cmd::check::run(db, *sqlite3)?),
         Command::Wal { action: DumpAction::Dump { path } } => emit(cli, &cmd::wal::dump(path)?),
         Command::Shm { action: DumpAction::Dump { path } } => emit(cli, &cmd::shm::dump(path)?),
         Command::Checkpoint { db, mode } => emit(cli, &cmd::checkpoint::run(db, (*mode).into())?),

@@ -291,3 +291,68 @@ fn corrupt_files_exit_3_with_one_sentence_naming_the_file() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("app.db-wal: no such file"), "{}", stderr(&out));
 }
+
+#[test]
+fn check_passes_a_sound_database_and_agrees_with_sqlite3() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, conn) = sqlite_wal_database(dir.path(), 20);
+    let db_str = db.to_str().unwrap();
+    let report = json(&["check", db_str, "--sqlite3"], 0);
+    assert_eq!(report["problems"], serde_json::json!([]), "{report}");
+    assert_eq!(report["sqlite3"]["ran"], true, "{report}");
+    assert_eq!(report["sqlite3"]["result"], serde_json::json!(["ok"]));
+    let text = stdout(&folio(&["check", db_str]));
+    assert!(text.ends_with("ok (storage layer)\n"), "{text}");
+    drop(conn);
+}
+
+#[test]
+fn check_finds_a_size_beyond_the_file_and_a_broken_freelist_and_notes_a_torn_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    {
+        let conn = Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t(x); INSERT INTO t VALUES (zeroblob(20000)); DELETE FROM t;",
+        )
+        .unwrap();
+    }
+    let db_str = db.to_str().unwrap();
+    assert_eq!(json(&["check", db_str], 0)["problems"], serde_json::json!([]));
+
+    // Cut the file short of the size page 1 states.
+    let bytes = std::fs::read(&db).unwrap();
+    std::fs::write(&db, &bytes[..4096 * 2]).unwrap();
+    let report = json(&["check", db_str], 3);
+    let problems = report["problems"].as_array().unwrap();
+    assert!(problems.iter().any(|p| p.as_str().unwrap().contains("the file holds 2")), "{report}");
+    let out = folio(&["check", db_str]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stdout(&out).contains("problem: page 1 says the database has"), "{}", stdout(&out));
+
+    // A freelist count with no trunk page.
+    let mut bytes = bytes.clone();
+    bytes[32..36].copy_from_slice(&[0, 0, 0, 0]);
+    std::fs::write(&db, &bytes).unwrap();
+    let report = json(&["check", db_str], 3);
+    assert!(report["problems"][0].as_str().unwrap().contains("first freelist trunk"), "{report}");
+
+    // A torn last commit (its commit frame damaged) leaves the transaction's other frames
+    // uncommitted in the log: a note, not a problem.
+    let (wal_db, conn) = sqlite_wal_database(dir.path(), 3);
+    conn.execute("INSERT INTO t VALUES (99, zeroblob(20000))", []).unwrap();
+    let copy = dir.path().join("torn.db");
+    std::fs::copy(&wal_db, &copy).unwrap();
+    let mut wal = std::fs::read(format!("{}-wal", wal_db.display())).unwrap();
+    let last = wal.len() - 1;
+    wal[last] ^= 0xff;
+    std::fs::write(format!("{}-wal", copy.display()), &wal).unwrap();
+    let report = json(&["check", copy.to_str().unwrap()], 0);
+    assert_eq!(report["problems"], serde_json::json!([]), "{report}");
+    let notes = report["notes"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n.as_str().unwrap().contains("after its last commit")),
+        "{report}"
+    );
+    drop(conn);
+}
