@@ -91,7 +91,7 @@ fn findings(info: &InfoReport) -> (Vec<String>, Vec<String>) {
         return (problems, notes);
     };
     let page_size = u64::from(h.page_size);
-    if info.file_size % page_size != 0 {
+    if !info.file_size.is_multiple_of(page_size) {
         notes.push(format!(
             "the file's {} bytes are not a whole number of {}-byte pages; SQLite ignores the \
              partial page at the end",
