@@ -64,7 +64,7 @@ pub fn wal_frames(data: &[u8]) {
     let header = WalHeader::new(page_size, 0, salt);
     let mut running = header.checksum();
     let frame_len = wal_format::frame_len(page_size) as usize;
-    for bytes in rest.chunks(frame_len.min(rest.len().max(1))) {
+    for bytes in rest.chunks(frame_len) {
         match wal_format::decode_frame(bytes, &header, running) {
             Ok(frame) => {
                 assert!(frame.header.page_no != 0);

@@ -19,13 +19,15 @@ use std::collections::BTreeMap;
 /// Bytes read per I/O while scanning (rounded to whole frames, at least one).
 const SCAN_CHUNK_BYTES: u64 = 1 << 20;
 
-/// One valid frame: its number in the log and the page it carries.
+/// One valid frame: its number in the log, the page it carries and its commit mark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameEntry {
     /// The frame's number (1-based).
     pub frame_no: u32,
     /// The page it carries.
     pub page_no: u32,
+    /// For a commit frame, the database size in pages after the commit; 0 otherwise.
+    pub commit_size: u32,
 }
 
 /// Where the valid frames end.
@@ -142,7 +144,8 @@ pub fn scan(wal: &dyn VfsFile) -> Result<WalScan> {
             match decode_frame(bytes, &header, running) {
                 Ok(frame) => {
                     running = frame.header.checksum;
-                    valid.push(FrameEntry { frame_no, page_no: frame.header.page_no });
+                    let (page_no, commit_size) = (frame.header.page_no, frame.header.commit_size);
+                    valid.push(FrameEntry { frame_no, page_no, commit_size });
                     if frame.header.is_commit() {
                         max_frame = frame_no;
                         db_pages = frame.header.commit_size;

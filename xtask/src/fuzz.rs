@@ -242,9 +242,9 @@ mod tests {
         let names = targets(&root.join("fuzz")).unwrap();
         assert!(names.len() >= 8, "{names:?}");
         let bodies = std::fs::read_to_string(root.join("tests/src/fuzz.rs")).unwrap();
+        let manifest = std::fs::read_to_string(root.join("fuzz/Cargo.toml")).unwrap();
         for name in &names {
             assert!(bodies.contains(&format!("(\"{name}\", {name})")), "{name} is not in TARGETS");
-            let manifest = std::fs::read_to_string(root.join("fuzz/Cargo.toml")).unwrap();
             assert!(manifest.contains(&format!("name = \"{name}\"")), "{name} has no [[bin]]");
         }
     }

@@ -286,16 +286,17 @@ pub(crate) fn run(db: &Path) -> Result<InfoReport, CliError> {
     std::fs::File::open(db)
         .and_then(|f| f.take(header::HEADER_LEN as u64).read_to_end(&mut head))
         .map_err(read_error)?;
-    let wal_report =
-        if sidecar_of(db, Sidecar::Wal).exists() { Some(wal::dump(db)?) } else { None };
+    let wal_path = sidecar_of(db, Sidecar::Wal);
+    let wal_scan = if wal_path.exists() { Some(wal::scan(&wal_path)?) } else { None };
     // A reader at the WAL's last commit sees page 1 from its newest committed frame.
     let mut header_from = "database".to_string();
     let mut pages_after_commit = None;
-    if let Some(w) = wal_report.as_ref().filter(|w| w.max_frame > 0) {
-        pages_after_commit = Some(u64::from(w.db_pages));
-        if let Some(frame) = w.frames.iter().rev().find(|f| f.committed && f.page == 1) {
-            head = wal::page_bytes(w, frame.frame, header::HEADER_LEN)?;
-            header_from = format!("wal frame {}", frame.frame);
+    if let Some((scan, file)) = wal_scan.as_ref().filter(|(scan, _)| scan.max_frame > 0) {
+        pages_after_commit = Some(u64::from(scan.db_pages));
+        let page_size = scan.header.map_or(0, |h| h.page_size);
+        if let Some(&frame) = scan.latest_frames().get(&1) {
+            head = wal::page_bytes(&**file, page_size, frame, header::HEADER_LEN)?;
+            header_from = format!("wal frame {frame}");
         }
     }
     let (header, header_error) = match DbHeader::decode(&head) {
@@ -310,15 +311,15 @@ pub(crate) fn run(db: &Path) -> Result<InfoReport, CliError> {
     let journal = std::fs::metadata(&journal_path)
         .ok()
         .map(|m| JournalSummary { path: journal_path.display().to_string(), size: m.len() });
-    let wal = wal_report.map(|w| WalSummary {
-        path: w.wal,
-        size: w.file_size,
-        ignored: w.ignored,
-        page_size: w.header.as_ref().map(|h| h.page_size),
-        frames: w.frames.len(),
-        max_frame: w.max_frame,
-        db_pages: w.db_pages,
-        checkpoint_seq: w.header.as_ref().map(|h| h.checkpoint_seq),
+    let wal = wal_scan.map(|(scan, _)| WalSummary {
+        path: wal_path.display().to_string(),
+        size: scan.file_size,
+        ignored: scan.ignored.map(|why| why.to_string()),
+        page_size: scan.header.map(|h| h.page_size),
+        frames: scan.frames.len() + scan.uncommitted.len(),
+        max_frame: scan.max_frame,
+        db_pages: scan.db_pages,
+        checkpoint_seq: scan.header.map(|h| h.checkpoint_seq),
     });
     let shm_path = sidecar_of(db, Sidecar::Shm);
     let shm = if shm_path.exists() {

@@ -5,8 +5,8 @@
 use super::{existing, os_vfs, sidecar_of};
 use crate::{CliError, Report};
 use folio_vfs::format::Sidecar;
-use folio_vfs::{FileKind, OpenFlags, Vfs};
-use folio_wal::format::{self, FrameHeader, FRAME_HEADER_LEN};
+use folio_vfs::{FileKind, OpenFlags, Vfs, VfsFile};
+use folio_wal::format::{self, FRAME_HEADER_LEN};
 use folio_wal::{ScanEnd, WalScan};
 use serde::Serialize;
 use std::fmt;
@@ -138,65 +138,65 @@ impl fmt::Display for WalReport {
 /// Dumps the WAL of `path` (the database, or the `-wal` file itself).
 pub(crate) fn dump(path: &Path) -> Result<WalReport, CliError> {
     let wal_path = existing(sidecar_of(path, Sidecar::Wal))?;
-    let vfs = os_vfs();
-    let file = vfs.open(Some(&wal_path), OpenFlags::read_only(FileKind::Wal))?;
-    let scan = folio_wal::scan(&*file)?;
-    let frames = frame_reports(&scan, &*file)?;
-    Ok(WalReport {
-        wal: wal_path.display().to_string(),
-        file_size: scan.file_size,
-        header: scan.header.map(|h| WalHeaderReport {
-            byte_order: if h.order.is_big_endian() { "big-endian" } else { "little-endian" },
-            page_size: h.page_size,
-            checkpoint_seq: h.checkpoint_seq,
-            salt1: h.salt.salt1,
-            salt2: h.salt.salt2,
-        }),
-        ignored: scan.ignored.map(|why| why.to_string()),
-        frames,
-        max_frame: scan.max_frame,
-        db_pages: scan.db_pages,
-        uncommitted_frames: scan.uncommitted.len(),
-        end: scan.end.map(|end| match end {
-            ScanEnd::EndOfFile { trailing_bytes } => EndReport::EndOfFile { trailing_bytes },
-            ScanEnd::Invalid { frame_no, offset, why } => {
-                EndReport::InvalidFrame { frame: frame_no, offset, why: why.to_string() }
-            }
-        }),
-    })
+    let (scan, _) = scan(&wal_path)?;
+    Ok(WalReport::new(&wal_path, scan))
 }
 
-/// The first `len` bytes of the page in frame `frame` of the WAL `report` describes.
-pub(crate) fn page_bytes(report: &WalReport, frame: u32, len: usize) -> Result<Vec<u8>, CliError> {
-    let page_size = report.header.as_ref().map_or(0, |h| h.page_size);
-    let path = Path::new(&report.wal);
-    let file = os_vfs().open(Some(path), OpenFlags::read_only(FileKind::Wal))?;
+/// Opens the WAL at `wal_path` read-only and scans it as recovery does; the file stays open for
+/// reading pages out of it.
+pub(crate) fn scan(wal_path: &Path) -> Result<(WalScan, Box<dyn VfsFile>), CliError> {
+    let file = os_vfs().open(Some(wal_path), OpenFlags::read_only(FileKind::Wal))?;
+    let scan = folio_wal::scan(&*file)?;
+    Ok((scan, file))
+}
+
+/// The first `len` bytes of the page in frame `frame` of a WAL of `page_size`-byte pages.
+pub(crate) fn page_bytes(
+    file: &dyn VfsFile,
+    page_size: u32,
+    frame: u32,
+    len: usize,
+) -> Result<Vec<u8>, CliError> {
     let mut bytes = vec![0u8; len.min(page_size as usize)];
     file.read_at(format::frame_offset(frame, page_size) + FRAME_HEADER_LEN as u64, &mut bytes)?;
     Ok(bytes)
 }
 
-/// The valid frames of `scan`, each with its commit mark read from its header.
-fn frame_reports(
-    scan: &WalScan,
-    file: &dyn folio_vfs::VfsFile,
-) -> Result<Vec<FrameReport>, CliError> {
-    let Some(header) = scan.header else { return Ok(Vec::new()) };
-    let mut out = Vec::with_capacity(scan.frames.len() + scan.uncommitted.len());
-    let mut bytes = [0u8; FRAME_HEADER_LEN];
-    for entry in scan.frames.iter().chain(&scan.uncommitted) {
-        let offset = format::frame_offset(entry.frame_no, header.page_size);
-        file.read_at(offset, &mut bytes)?;
-        // The scan verified this frame, so its header decodes; a file that changed since
-        // shows no commit mark rather than failing the dump.
-        let commit_size =
-            FrameHeader::decode(&bytes).filter(FrameHeader::is_commit).map(|h| h.commit_size);
-        out.push(FrameReport {
-            frame: entry.frame_no,
-            page: entry.page_no,
-            commit_size,
-            committed: entry.frame_no <= scan.max_frame,
-        });
+impl WalReport {
+    /// The report of `scan`, a scan of the WAL at `wal_path`.
+    fn new(wal_path: &Path, scan: WalScan) -> Self {
+        let frames = scan
+            .frames
+            .iter()
+            .chain(&scan.uncommitted)
+            .map(|entry| FrameReport {
+                frame: entry.frame_no,
+                page: entry.page_no,
+                commit_size: (entry.commit_size != 0).then_some(entry.commit_size),
+                committed: entry.frame_no <= scan.max_frame,
+            })
+            .collect();
+        WalReport {
+            wal: wal_path.display().to_string(),
+            file_size: scan.file_size,
+            header: scan.header.map(|h| WalHeaderReport {
+                byte_order: if h.order.is_big_endian() { "big-endian" } else { "little-endian" },
+                page_size: h.page_size,
+                checkpoint_seq: h.checkpoint_seq,
+                salt1: h.salt.salt1,
+                salt2: h.salt.salt2,
+            }),
+            ignored: scan.ignored.map(|why| why.to_string()),
+            frames,
+            max_frame: scan.max_frame,
+            db_pages: scan.db_pages,
+            uncommitted_frames: scan.uncommitted.len(),
+            end: scan.end.map(|end| match end {
+                ScanEnd::EndOfFile { trailing_bytes } => EndReport::EndOfFile { trailing_bytes },
+                ScanEnd::Invalid { frame_no, offset, why } => {
+                    EndReport::InvalidFrame { frame: frame_no, offset, why: why.to_string() }
+                }
+            }),
+        }
     }
-    Ok(out)
 }

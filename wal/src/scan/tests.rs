@@ -87,10 +87,15 @@ fn the_log_ends_at_the_last_commit() {
         assert_eq!(s.db_pages, 4);
         let pages: Vec<u32> = s.frames.iter().map(|f| f.page_no).collect();
         assert_eq!(pages, [1, 2, 3, 2, 4, 1]);
+        let commits: Vec<u32> = s.frames.iter().map(|f| f.commit_size).collect();
+        assert_eq!(commits, [0, 0, 3, 3, 0, 4], "each transaction's last frame carries its size");
         assert!(s.frames.iter().enumerate().all(|(i, f)| f.frame_no == i as u32 + 1));
         assert_eq!(
             s.uncommitted,
-            [FrameEntry { frame_no: 7, page_no: 5 }, FrameEntry { frame_no: 8, page_no: 6 }]
+            [
+                FrameEntry { frame_no: 7, page_no: 5, commit_size: 0 },
+                FrameEntry { frame_no: 8, page_no: 6, commit_size: 0 }
+            ]
         );
         assert_eq!(s.end, Some(ScanEnd::EndOfFile { trailing_bytes: 0 }));
         // The running checksum is the one stored in frame 6.
